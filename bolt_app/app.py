@@ -1,0 +1,53 @@
+"""The app factory: one Bolt App, configured from Settings, with every listener registered."""
+
+from __future__ import annotations
+
+import logging
+
+from slack_bolt import App
+from slack_bolt.authorization import AuthorizeResult
+from slack_sdk import WebClient
+
+from bolt_app.config import Settings
+from bolt_app.listeners import register_listeners
+
+
+class _ExpectedTokenWarning(logging.Filter):
+    """Bolt reads SLACK_BOT_TOKEN from the environment by itself and warns that our client and
+    authorize make it unused. That is this app's intended set-up, so the warning is noise."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "`token` will be unused" not in record.getMessage()
+
+
+def create_app(settings: Settings, *, logger: logging.Logger | None = None) -> App:
+    framework_logger = logger or logging.getLogger("slack_bolt.App")
+    if not any(isinstance(f, _ExpectedTokenWarning) for f in framework_logger.filters):
+        framework_logger.addFilter(_ExpectedTokenWarning())
+    # Every Web API call goes to settings.api_url (GovSlack, tests, the playground): Bolt
+    # copies this client's base_url into the per-request client it hands to listeners.
+    client = WebClient(base_url=settings.api_url)
+
+    def authorize(enterprise_id: str | None, team_id: str | None) -> AuthorizeResult:
+        # A single-workspace bot knows its token; this replaces Bolt's auth.test round trip
+        # on each container's first request. Messages with a bot_id are ignored by the
+        # listeners anyway, so the bot's own ids are only a bonus when configured.
+        return AuthorizeResult(
+            enterprise_id=enterprise_id,
+            team_id=team_id,
+            bot_token=settings.bot_token,
+            bot_id=settings.bot_id,
+            bot_user_id=settings.bot_user_id,
+        )
+
+    app = App(
+        name="bolt_app",
+        logger=logger,
+        signing_secret=settings.signing_secret,
+        client=client,
+        authorize=authorize,
+        # On Lambda nothing runs after the handler returns: do all work before responding.
+        process_before_response=True,
+    )
+    register_listeners(app)
+    return app

@@ -1,0 +1,17 @@
+"""Listeners, one module per Slack feature. A new ChatOps command is one new module listed here."""
+
+from __future__ import annotations
+
+from slack_bolt import App
+
+from bolt_app.listeners import actions, commands, fallbacks, messages
+
+# Order matters only for `fallbacks`: Bolt runs the first listener that matches, so the
+# catch-alls that turn "no listener" (a 404 Slack would retry) into a quiet 200 go last.
+FEATURES = (messages, commands, actions)
+
+
+def register_listeners(app: App) -> None:
+    for feature in FEATURES:
+        feature.register(app)
+    fallbacks.register(app)

@@ -1,0 +1,80 @@
+"""Direct messages (`message.im`): echo the text, acknowledge files and links, in one reply."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from slack_bolt import App
+from slack_sdk import WebClient
+
+from bolt_app.blocks import reply_to_message
+
+# Plain user messages, and those carrying files. Every other subtype (edits, deletions,
+# joins, bot messages, ...) is acknowledged with 200 and left alone.
+REPLIED_SUBTYPES = frozenset({None, "file_share", "thread_broadcast"})
+
+# Slack marks up URLs in `text` as <https://example.com> or <https://example.com|label>.
+_TEXT_LINK = re.compile(r"<([a-zA-Z][a-zA-Z0-9+.-]*://[^|>\s]+)(?:\|[^>]*)?>")
+
+
+def register(app: App) -> None:
+    app.event("message")(handle_message)
+
+
+def handle_message(event: dict[str, Any], client: WebClient, logger: logging.Logger) -> None:
+    if not should_reply(event):
+        logger.debug("message ignored", extra={"subtype": event.get("subtype")})
+        return
+    reply = reply_to_message(
+        text=event.get("text") or "",
+        file_names=file_names(event),
+        urls=message_urls(event),
+    )
+    if reply is None:
+        return
+    client.chat_postMessage(
+        channel=event["channel"],
+        text=reply,
+        # Same thread if the message came in one; otherwise the conversation itself.
+        thread_ts=event.get("thread_ts"),
+        # The reply lists the links already; previews of each would only add noise.
+        unfurl_links=False,
+        unfurl_media=False,
+    )
+
+
+def should_reply(event: dict[str, Any]) -> bool:
+    """A person's message in a DM: never a bot's (ours included), never an edit, join or deletion."""
+    return (
+        event.get("channel_type") == "im"
+        and event.get("subtype") in REPLIED_SUBTYPES
+        and not event.get("bot_id")
+        and not event.get("bot_profile")
+        and bool(event.get("user"))
+        and bool(event.get("channel"))
+    )
+
+
+def file_names(event: dict[str, Any]) -> list[str]:
+    files = event.get("files") or []
+    return [str(f.get("name") or f.get("title") or f.get("id") or "unnamed file") for f in files if isinstance(f, dict)]
+
+
+def message_urls(event: dict[str, Any]) -> list[str]:
+    """Every URL in the message, each once, in order: from `text` markup and `rich_text` link elements."""
+    found = [match.group(1) for match in _TEXT_LINK.finditer(event.get("text") or "")]
+    found.extend(_rich_text_links(event.get("blocks") or []))
+    return list(dict.fromkeys(found))
+
+
+def _rich_text_links(node: Any) -> Iterator[str]:
+    if isinstance(node, list):
+        for item in node:
+            yield from _rich_text_links(item)
+    elif isinstance(node, dict):
+        if node.get("type") == "link" and isinstance(node.get("url"), str):
+            yield node["url"]
+        yield from _rich_text_links(node.get("elements") or [])

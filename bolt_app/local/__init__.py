@@ -1,0 +1,1 @@
+"""Local-only runners (Socket Mode, HTTP server). Never imported on Lambda, not in the artifact."""

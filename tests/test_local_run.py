@@ -1,0 +1,148 @@
+"""`python -m bolt_app` and the configuration it reads."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from bolt_app.config import DEFAULT_SLACK_API_URL, ConfigError, Settings
+from bolt_app.local import slack_requests as sr
+from tests.conftest import BOT_TOKEN, SIGNING_SECRET
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _env(**overrides: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
+    env.update(overrides)
+    return env
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_for(predicate, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError("timed out")
+
+
+@pytest.mark.parametrize("missing", ["SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET"])
+def test_missing_setting_is_one_line_naming_it(missing):
+    env = {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET}
+    env.pop(missing)
+    with pytest.raises(ConfigError, match=f"^{missing} is not set$"):
+        Settings.from_env(env)
+
+
+def test_settings_defaults_and_repr_hides_secrets():
+    settings = Settings.from_env({"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET})
+    assert settings.api_url == DEFAULT_SLACK_API_URL
+    assert settings.app_token is None
+    assert BOT_TOKEN not in repr(settings) and SIGNING_SECRET not in repr(settings)
+    custom = Settings.from_env(
+        {**{"SLACK_BOT_TOKEN": "x", "SLACK_SIGNING_SECRET": "y"}, "SLACK_API_URL": "http://h/api"}
+    )
+    assert custom.api_url == "http://h/api/"
+
+
+def test_http_mode_serves_slack_events(slack):
+    port = _free_port()
+    env = _env(SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_SIGNING_SECRET=SIGNING_SECRET, SLACK_API_URL=slack.api_url)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bolt_app", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert f"http://127.0.0.1:{port}/slack/events" in process.stdout.readline()
+        body, content_type = sr.json_body(sr.event_callback(sr.dm_message("over local HTTP")))
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/slack/events",
+            data=body.encode(),
+            headers=sr.signed_headers(SIGNING_SECRET, body, content_type),
+            method="POST",
+        )
+
+        def answered() -> bool:
+            try:
+                with urllib.request.urlopen(request, timeout=5) as response:
+                    return response.status == 200
+            except OSError:
+                return False
+
+        _wait_for(answered)
+        assert [c.args["text"] for c in slack.calls_to("chat.postMessage")] == ["Echo: over local HTTP"]
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_socket_mode_is_chosen_when_an_app_token_is_set(slack):
+    # The Socket Mode client's first step is apps.connections.open with the app-level token,
+    # at SLACK_API_URL: seeing that call at the fake Slack proves the mode and the base URL.
+    env = _env(
+        SLACK_BOT_TOKEN=BOT_TOKEN,
+        SLACK_SIGNING_SECRET=SIGNING_SECRET,
+        SLACK_API_URL=slack.api_url,
+        SLACK_APP_TOKEN="xapp-1-test-app-token",
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bolt_app"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert "Socket Mode" in process.stdout.readline()
+        _wait_for(lambda: bool(slack.calls_to("apps.connections.open")))
+        assert slack.calls_to("apps.connections.open")[0].token == "xapp-1-test-app-token"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_missing_token_stops_start_up_with_one_line():
+    result = subprocess.run(
+        [sys.executable, "-m", "bolt_app"],
+        cwd=ROOT,
+        env=_env(SLACK_SIGNING_SECRET=SIGNING_SECRET),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == "error: SLACK_BOT_TOKEN is not set"
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_lambda_handler_without_configuration_answers_500_not_a_crash():
+    code = (
+        "import json, handler; from bolt_app.local import slack_requests as sr;"
+        "r = handler.handler(sr.http_api_event('{}', {}), sr.LambdaContext()); print(json.dumps(r))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert '"statusCode": 500' in result.stdout
+    assert "SLACK_BOT_TOKEN is not set" in result.stdout + result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
