@@ -1,4 +1,7 @@
-"""`python -m bolt_app`: run the bot locally (Socket Mode with SLACK_APP_TOKEN, else HTTP)."""
+"""`python -m bolt_app`: run the bot locally (Socket Mode with SLACK_APP_TOKEN, else HTTP).
+
+`python -m bolt_app manifest ...` prints the Slack app manifest (see bolt_app/local/manifest.py).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +13,15 @@ from bolt_app.config import ConfigError, Settings
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["manifest"]:
+        from bolt_app.local.manifest import main as manifest_main
+
+        return manifest_main(argv[1:])
+    return run(argv)
+
+
+def run(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bolt_app", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1", help="HTTP mode: address to listen on")
     parser.add_argument("--port", type=int, default=3000, help="HTTP mode: port to listen on")
