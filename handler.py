@@ -1,12 +1,21 @@
-"""AWS Lambda entry point: API Gateway (HTTP API 2.0, REST API 1.0) and Function URL events.
+"""AWS Lambda entry points.
 
-Everything that can be done once per container is done here, at import: read the
-configuration, build the Bolt app and its Lambda adapter.
+- `handler.handler`: API Gateway HTTP API (payload 2.0), REST API (payload 1.0) and Function
+  URL events, through Bolt's `SlackRequestHandler` Lambda adapter. The default.
+- `handler.asgi_handler`: the same app through Mangum and Bolt's ASGI adapter, for
+  Application Load Balancer targets (Bolt's Lambda adapter answers ALB events with 404).
+  Loaded on first use, so the default path never imports Mangum.
+
+Everything that can be done once per container is done at import: configuration (from the
+environment or Secrets Manager), the Bolt app, its adapter, the request guard.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
+import warnings
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -14,25 +23,92 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from slack_bolt.adapter.aws_lambda import SlackRequestHandler
 
 from bolt_app import ConfigError, Settings, create_app
+from bolt_app.gateway import SlackGateway, bolt_response
+from bolt_app.observability import metrics
+from bolt_app.request_guard import HttpResponse
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or "slack-bot")
+# Invocations that only rejected or ignored a request have no metric to publish; that's fine.
+warnings.filterwarnings("ignore", message="No application metrics to publish")
+
+NOT_CONFIGURED = HttpResponse(500, "The bot is not configured; see the function's logs.")
 
 
-def _build_slack_handler() -> SlackRequestHandler | None:
-    try:
-        settings = Settings.from_env()
-    except ConfigError as error:
-        # One line naming the variable; each request then gets a clear 500 instead of a crash loop.
-        logger.error(f"configuration error: {error}")
-        return None
-    return SlackRequestHandler(create_app(settings))
+class _Bot:
+    """The per-container state, built once; retried on the next request if configuration failed."""
+
+    def __init__(self) -> None:
+        self.settings: Settings | None = None
+        self.lambda_adapter: SlackRequestHandler | None = None
+        self.gateway: SlackGateway | None = None
+        self.load()
+
+    def load(self) -> bool:
+        if self.gateway is not None:
+            return True
+        try:
+            settings = Settings.from_env()
+        except ConfigError as error:
+            # One line naming what is missing; each request then gets a clear 500, not a crash loop.
+            logger.error(f"configuration error: {error}")
+            return False
+        self.settings = settings
+        self.lambda_adapter = SlackRequestHandler(create_app(settings))
+        self.gateway = SlackGateway(settings, logger)
+        return True
 
 
-slack_handler = _build_slack_handler()
+bot = _Bot()
 
 
-@logger.inject_lambda_context
+def _to_lambda(response: HttpResponse) -> dict[str, Any]:
+    return {"statusCode": response.status, "headers": response.with_headers(), "body": response.body}
+
+
+def _decode(event: dict[str, Any]) -> tuple[str | None, dict[str, str], str]:
+    """Method, headers and text body of an API Gateway / Function URL event; ValueError if undecodable."""
+    context = event.get("requestContext") or {}
+    method = (context.get("http") or {}).get("method") or context.get("httpMethod") or event.get("httpMethod")
+    headers = {str(k): str(v) for k, v in (event.get("headers") or {}).items() if v is not None}
+    body = event.get("body") or ""
+    # A missing isBase64Encoded means a plain body.
+    if event.get("isBase64Encoded"):
+        body = base64.b64decode(body, validate=True).decode("utf-8")
+    return method, headers, body
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    if slack_handler is None:
-        return {"statusCode": 500, "headers": {"Content-Type": "text/plain"}, "body": "The bot is not configured."}
-    return slack_handler.handle(event, context)
+    if not bot.load():
+        return _to_lambda(NOT_CONFIGURED)
+    assert bot.gateway is not None and bot.lambda_adapter is not None
+    if not isinstance(event, dict):
+        return _to_lambda(HttpResponse(400, "Not an HTTP event."))
+    if "elb" in (event.get("requestContext") or {}):
+        return _to_lambda(HttpResponse(400, "Load balancer events go to handler.asgi_handler."))
+    try:
+        method, headers, body = _decode(event)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        return _to_lambda(HttpResponse(400, "The body is not valid base64-encoded UTF-8."))
+    # Bolt's adapter reads the body and headers itself: hand it the decoded, normalised event.
+    plain_event = {**event, "headers": dict(headers), "body": body, "isBase64Encoded": False}
+    adapter = bot.lambda_adapter
+
+    def dispatch() -> HttpResponse:
+        result = adapter.handle(plain_event, context)
+        return bolt_response(result["statusCode"], result.get("body"), result.get("headers"))
+
+    return _to_lambda(bot.gateway.handle(method, headers, body, dispatch, context))
+
+
+def __getattr__(name: str) -> Any:
+    # PEP 562: `handler.asgi_handler` is built on first access, which Lambda does at init
+    # for functions configured with it, and never for `handler.handler`.
+    if name == "asgi_handler":
+        from bolt_app.asgi import lambda_asgi_handler
+
+        entry = lambda_asgi_handler(bot, logger, metrics)
+        globals()["asgi_handler"] = entry
+        return entry
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import logging
+from urllib.error import URLError
 
 from slack_bolt import App
 from slack_bolt.authorization import AuthorizeResult
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackRequestError
 
 from bolt_app.config import Settings
 from bolt_app.listeners import register_listeners
+from bolt_app.observability import Metric, count
+from bolt_app.slack_retries import CALL_TIMEOUT_SECONDS, retry_handlers
 
 
 class _ExpectedTokenWarning(logging.Filter):
@@ -26,7 +30,8 @@ def create_app(settings: Settings, *, logger: logging.Logger | None = None) -> A
         framework_logger.addFilter(_ExpectedTokenWarning())
     # Every Web API call goes to settings.api_url (GovSlack, tests, the playground): Bolt
     # copies this client's base_url into the per-request client it hands to listeners.
-    client = WebClient(base_url=settings.api_url)
+    # Budgeted retries and a short timeout keep every call inside Slack's 3-second window.
+    client = WebClient(base_url=settings.api_url, timeout=CALL_TIMEOUT_SECONDS, retry_handlers=retry_handlers())
 
     def authorize(enterprise_id: str | None, team_id: str | None) -> AuthorizeResult:
         # A single-workspace bot knows its token; this replaces Bolt's auth.test round trip
@@ -49,5 +54,16 @@ def create_app(settings: Settings, *, logger: logging.Logger | None = None) -> A
         # On Lambda nothing runs after the handler returns: do all work before responding.
         process_before_response=True,
     )
+    app.error(handle_listener_error)
     register_listeners(app)
     return app
+
+
+def handle_listener_error(error: Exception, logger: logging.Logger) -> None:
+    # Bolt has already set the response to 500: for events, Slack retries and the
+    # exactly-once record is released, so the retry replies.
+    if isinstance(error, SlackApiError | SlackRequestError | URLError | TimeoutError | ConnectionError):
+        count(Metric.SLACK_API_ERRORS)
+    slack_error = error.response.get("error") if isinstance(error, SlackApiError) else None
+    # The error's type and Slack's error code only: messages may quote what was sent.
+    logger.error("listener failed", extra={"error_type": type(error).__name__, "slack_error": slack_error})

@@ -23,6 +23,8 @@ class Settings:
     # Optional: lets Bolt drop the bot's own events without an auth.test round trip.
     bot_id: str | None = None
     bot_user_id: str | None = None
+    # Exactly-once across containers: a DynamoDB table (Powertools' idempotency schema).
+    idempotency_table: str | None = None
 
     def __repr__(self) -> str:  # never print secrets, even by accident
         return f"Settings(api_url={self.api_url!r}, socket_mode={self.app_token is not None})"
@@ -40,6 +42,11 @@ class Settings:
         def optional(name: str) -> str | None:
             return env.get(name, "").strip() or None
 
+        secret_arn = optional("SLACK_SECRET_ARN")
+        if secret_arn and not (optional("SLACK_BOT_TOKEN") and optional("SLACK_SIGNING_SECRET")):
+            # On Lambda the credentials live in Secrets Manager; the environment stays the local path.
+            env = {**env, **_read_slack_secret(secret_arn)}
+
         api_url = optional("SLACK_API_URL") or DEFAULT_SLACK_API_URL
         return cls(
             bot_token=required("SLACK_BOT_TOKEN"),
@@ -49,4 +56,22 @@ class Settings:
             app_token=optional("SLACK_APP_TOKEN"),
             bot_id=optional("SLACK_BOT_ID"),
             bot_user_id=optional("SLACK_BOT_USER_ID"),
+            idempotency_table=optional("IDEMPOTENCY_TABLE"),
         )
+
+
+SECRET_KEYS = ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET")
+
+
+def _read_slack_secret(secret_arn: str) -> dict[str, str]:
+    """The JSON secret {"SLACK_BOT_TOKEN": ..., "SLACK_SIGNING_SECRET": ...}, read once and cached by Powertools."""
+    # Imported here: it pulls in boto3, which only Secrets Manager users should pay for at cold start.
+    from aws_lambda_powertools.utilities import parameters
+
+    try:
+        secret = parameters.get_secret(secret_arn, transform="json", max_age=24 * 3600)
+    except Exception as error:  # any AWS error: name its type only, never a value
+        raise ConfigError(f"SLACK_SECRET_ARN could not be read ({type(error).__name__})") from None
+    if not isinstance(secret, dict):
+        raise ConfigError("SLACK_SECRET_ARN is not a JSON object")
+    return {key: str(secret[key]) for key in SECRET_KEYS if isinstance(secret.get(key), str)}

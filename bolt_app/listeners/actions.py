@@ -6,23 +6,31 @@ import logging
 import re
 from typing import Any
 
-from slack_bolt import Ack, App, Respond
+from slack_bolt import Ack, App
+from slack_sdk.errors import SlackRequestError
 
 from bolt_app.blocks import DINNER_PICK_ACTION_PREFIX, dinner_pick_confirmation, restaurant_for_choice
+from bolt_app.observability import Metric, count
+from bolt_app.slack_retries import response_url_client
 
 
 def register(app: App) -> None:
     app.action(re.compile("^" + re.escape(DINNER_PICK_ACTION_PREFIX)))(handle_dinner_pick)
 
 
-def handle_dinner_pick(
-    ack: Ack, action: dict[str, Any], body: dict[str, Any], respond: Respond, logger: logging.Logger
-) -> None:
+def handle_dinner_pick(ack: Ack, action: dict[str, Any], body: dict[str, Any], logger: logging.Logger) -> None:
     ack()
-    restaurant = restaurant_for_choice(action.get("value", ""))
-    user_id = (body.get("user") or {}).get("id")
-    if restaurant is None or not user_id:
-        logger.warning("dinner pick with an unknown choice ignored", extra={"action_id": action.get("action_id")})
+    value = action.get("value")
+    restaurant = restaurant_for_choice(value) if isinstance(value, str) else None
+    user = body.get("user")
+    user_id = user.get("id") if isinstance(user, dict) else None
+    response_url = body.get("response_url")
+    if restaurant is None or not isinstance(user_id, str) or not isinstance(response_url, str):
+        logger.warning("dinner pick ignored: unknown choice, user or response_url")
         return
     text, blocks = dinner_pick_confirmation(user_id, restaurant)
-    respond(text=text, blocks=blocks, replace_original=True)
+    # Not Bolt's respond(): this client has the Web API client's timeout and budgeted retries.
+    response = response_url_client(response_url).send(text=text, blocks=blocks, replace_original=True)
+    if response.status_code != 200:
+        raise SlackRequestError(f"response_url answered {response.status_code}")
+    count(Metric.DINNER_PICKS)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from slack_bolt import Ack, App
 
 from bolt_app.blocks import DINNER_PICKER_BLOCKS, DINNER_PICKER_TEXT
+from bolt_app.observability import Metric, count
 
 
 def register(app: App) -> None:
@@ -14,3 +15,4 @@ def register(app: App) -> None:
 def handle_test_command(ack: Ack) -> None:
     # The ack *is* the answer: with process_before_response it becomes the HTTP response body.
     ack(response_type="in_channel", text=DINNER_PICKER_TEXT, blocks=DINNER_PICKER_BLOCKS)
+    count(Metric.COMMANDS_HANDLED)

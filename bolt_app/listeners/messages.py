@@ -11,6 +11,7 @@ from slack_bolt import App
 from slack_sdk import WebClient
 
 from bolt_app.blocks import reply_to_message
+from bolt_app.observability import Metric, count
 
 # Plain user messages, and those carrying files. Every other subtype (edits, deletions,
 # joins, bot messages, ...) is acknowledged with 200 and left alone.
@@ -28,22 +29,28 @@ def handle_message(event: dict[str, Any], client: WebClient, logger: logging.Log
     if not should_reply(event):
         logger.debug("message ignored", extra={"subtype": event.get("subtype")})
         return
-    reply = reply_to_message(
-        text=event.get("text") or "",
-        file_names=file_names(event),
-        urls=message_urls(event),
-    )
+    files, urls = file_names(event), message_urls(event)
+    reply = reply_to_message(text=_text(event), file_names=files, urls=urls)
     if reply is None:
         return
+    thread_ts = event.get("thread_ts")
     client.chat_postMessage(
         channel=event["channel"],
         text=reply,
         # Same thread if the message came in one; otherwise the conversation itself.
-        thread_ts=event.get("thread_ts"),
+        thread_ts=thread_ts if isinstance(thread_ts, str) else None,
         # The reply lists the links already; previews of each would only add noise.
         unfurl_links=False,
         unfurl_media=False,
     )
+    count(Metric.REPLIES_SENT)
+    count(Metric.FILES_ACKNOWLEDGED, len(files))
+    count(Metric.LINKS_ACKNOWLEDGED, len(urls))
+
+
+def _text(event: dict[str, Any]) -> str:
+    text = event.get("text")
+    return text if isinstance(text, str) else ""
 
 
 def should_reply(event: dict[str, Any]) -> bool:
@@ -53,20 +60,23 @@ def should_reply(event: dict[str, Any]) -> bool:
         and event.get("subtype") in REPLIED_SUBTYPES
         and not event.get("bot_id")
         and not event.get("bot_profile")
-        and bool(event.get("user"))
-        and bool(event.get("channel"))
+        and isinstance(event.get("user"), str)
+        and isinstance(event.get("channel"), str)
+        and bool(event["user"] and event["channel"])
     )
 
 
 def file_names(event: dict[str, Any]) -> list[str]:
-    files = event.get("files") or []
+    files = event.get("files")
+    if not isinstance(files, list):
+        return []
     return [str(f.get("name") or f.get("title") or f.get("id") or "unnamed file") for f in files if isinstance(f, dict)]
 
 
 def message_urls(event: dict[str, Any]) -> list[str]:
     """Every URL in the message, each once, in order: from `text` markup and `rich_text` link elements."""
-    found = [match.group(1) for match in _TEXT_LINK.finditer(event.get("text") or "")]
-    found.extend(_rich_text_links(event.get("blocks") or []))
+    found = [match.group(1) for match in _TEXT_LINK.finditer(_text(event))]
+    found.extend(_rich_text_links(event.get("blocks")))
     return list(dict.fromkeys(found))
 
 
@@ -77,4 +87,4 @@ def _rich_text_links(node: Any) -> Iterator[str]:
     elif isinstance(node, dict):
         if node.get("type") == "link" and isinstance(node.get("url"), str):
             yield node["url"]
-        yield from _rich_text_links(node.get("elements") or [])
+        yield from _rich_text_links(node.get("elements"))

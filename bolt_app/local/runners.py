@@ -5,9 +5,8 @@ from __future__ import annotations
 import logging
 
 from bolt_app.app import create_app
+from bolt_app.asgi import EVENTS_PATH
 from bolt_app.config import Settings
-
-EVENTS_PATH = "/slack/events"
 
 
 def run_socket_mode(settings: Settings) -> None:
@@ -21,9 +20,12 @@ def run_socket_mode(settings: Settings) -> None:
 
 def run_http(settings: Settings, host: str, port: int) -> None:
     import uvicorn
-    from slack_bolt.adapter.asgi import SlackRequestHandler
+    from aws_lambda_powertools import Logger
 
-    app = create_app(settings)
-    asgi_app = SlackRequestHandler(app, path=EVENTS_PATH)
+    from bolt_app.asgi import GuardedAsgiApp
+    from bolt_app.gateway import SlackGateway
+
+    # The same guard and exactly-once path as on Lambda (in-memory records unless IDEMPOTENCY_TABLE is set).
+    asgi_app = GuardedAsgiApp(create_app(settings), SlackGateway(settings, Logger(service="slack-bot")))
     print(f"Serving Slack requests on http://{host}:{port}{EVENTS_PATH} (Ctrl+C to stop)", flush=True)
     uvicorn.run(asgi_app, host=host, port=port, log_level=logging.getLevelName(logging.INFO).lower())

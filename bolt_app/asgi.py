@@ -1,0 +1,123 @@
+"""The bot as an ASGI app: Bolt's ASGI adapter behind the same gateway as the Lambda handler.
+
+Served by Mangum as `handler.asgi_handler` for Application Load Balancer targets (and API
+Gateway events), and by uvicorn for the local HTTP mode.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from slack_bolt import App
+from slack_bolt.adapter.asgi import SlackRequestHandler as BoltAsgiAdapter
+
+from bolt_app.gateway import SlackGateway
+from bolt_app.request_guard import HttpResponse
+
+EVENTS_PATH = "/slack/events"
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+
+class GuardedAsgiApp:
+    """ASGI app: read the body, run the gateway, and let Bolt's ASGI adapter answer."""
+
+    def __init__(self, app: App, gateway: SlackGateway) -> None:
+        self.bolt = BoltAsgiAdapter(app, path=EVENTS_PATH)
+        self.gateway = gateway
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self.bolt(scope, receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        raw_body = await _read_body(receive)
+        try:
+            body = raw_body.decode("utf-8")
+        except UnicodeDecodeError:
+            await _send(send, HttpResponse(400, "The body is not UTF-8."))
+            return
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        # Routing is the load balancer's job (as it is API Gateway's for the Lambda adapter):
+        # every path it sends here is the Slack endpoint.
+        bolt_scope = {**scope, "path": EVENTS_PATH}
+
+        def dispatch() -> HttpResponse:
+            # Runs in a worker thread (below), so Bolt's adapter gets an event loop of its own.
+            return asyncio.run(_call_asgi(self.bolt, bolt_scope, raw_body))
+
+        response = await asyncio.to_thread(
+            self.gateway.handle, scope.get("method"), headers, body, dispatch, scope.get("aws.context")
+        )
+        await _send(send, response)
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks = bytearray()
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.extend(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    return bytes(chunks)
+
+
+async def _call_asgi(asgi_app: Any, scope: Scope, body: bytes) -> HttpResponse:
+    sent_body = False
+    status = 500
+    headers: dict[str, str] = {}
+    chunks = bytearray()
+
+    async def receive() -> dict[str, Any]:
+        nonlocal sent_body
+        if sent_body:
+            return {"type": "http.disconnect"}
+        sent_body = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+            headers.update({k.decode("latin-1"): v.decode("latin-1") for k, v in message.get("headers", [])})
+        elif message["type"] == "http.response.body":
+            chunks.extend(message.get("body", b""))
+
+    await asgi_app(scope, receive, send)
+    return HttpResponse(status, chunks.decode("utf-8"), headers)
+
+
+async def _send(send: Send, response: HttpResponse) -> None:
+    headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in response.with_headers().items()]
+    await send({"type": "http.response.start", "status": response.status, "headers": headers})
+    await send({"type": "http.response.body", "body": response.body.encode("utf-8")})
+
+
+def lambda_asgi_handler(bot: Any, logger: Any, metrics: Any) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+    """`handler.asgi_handler`: Mangum over the guarded ASGI app of the container's one Bolt app."""
+    from mangum import Mangum
+
+    mangum_handlers: dict[str, Mangum] = {}
+
+    @logger.inject_lambda_context(clear_state=True)
+    @metrics.log_metrics
+    def asgi_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        if not bot.load():
+            return {"statusCode": 500, "headers": {"Content-Type": "text/plain"}, "body": "The bot is not configured."}
+        if "app" not in mangum_handlers:
+            mangum_handlers["app"] = Mangum(GuardedAsgiApp(bot.lambda_adapter.app, bot.gateway), lifespan="off")
+        try:
+            return mangum_handlers["app"](event, context)
+        except Exception:
+            # Mangum raises on event shapes it does not know; never let that reach the runtime.
+            logger.exception("unsupported event")
+            return {"statusCode": 400, "headers": {"Content-Type": "text/plain"}, "body": "Unsupported event."}
+
+    return asgi_handler

@@ -1,0 +1,83 @@
+"""One path for every HTTP request, whichever entry point it came through (Lambda, ASGI/ALB, local):
+guard -> exactly-once on event_id -> Bolt, inside the Web API time budget, logged and counted."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from bolt_app.config import Settings
+from bolt_app.exactly_once import ExactlyOnce, Outcome, exactly_once_store
+from bolt_app.observability import Metric, count
+from bolt_app.request_guard import HttpResponse, Rejected, RequestGuard
+from bolt_app.slack_retries import request_budget
+
+INTERNAL_ERROR = HttpResponse(500, "Internal error; Slack will retry.")
+
+
+class SlackGateway:
+    def __init__(self, settings: Settings, logger: Logger, exactly_once: ExactlyOnce | None = None) -> None:
+        self.guard = RequestGuard(settings.signing_secret)
+        self.exactly_once = exactly_once or exactly_once_store(settings.idempotency_table)
+        self.logger = logger
+
+    def handle(
+        self,
+        method: str | None,
+        headers: Mapping[str, str],
+        body: str,
+        dispatch: Callable[[], HttpResponse],
+        lambda_context: Any = None,
+    ) -> HttpResponse:
+        """Answers one request; never raises."""
+        started = time.perf_counter()
+        try:
+            request = self.guard.check(method, headers, body)
+        except Rejected as rejected:
+            if rejected.response.status >= 400:
+                count(Metric.REQUESTS_REJECTED)
+                self.logger.warning(
+                    "request rejected", extra={"status": rejected.response.status, "reason": rejected.reason}
+                )
+            else:
+                self.logger.info("request ignored", extra={"reason": rejected.reason})
+            return rejected.response
+        except Exception:
+            self.logger.exception("request guard failed")
+            return INTERNAL_ERROR
+
+        self.logger.append_keys(**request.log_keys())
+        try:
+            with request_budget():
+                if request.event_id:
+                    outcome = self.exactly_once.run(request.event_id, dispatch, lambda_context)
+                else:
+                    outcome = Outcome(dispatch(), "processed")
+        except Exception:
+            # Bolt turns listener errors into 500s itself; this is anything else. The record is
+            # released, so Slack's retry is processed afresh.
+            self.logger.exception("request failed")
+            return INTERNAL_ERROR
+
+        response = outcome.response
+        if outcome.status in ("duplicate", "in_progress"):
+            count(Metric.DUPLICATES_SKIPPED)
+        log = self.logger.error if response.status >= 500 else self.logger.info
+        log(
+            "request handled",
+            extra={
+                "status": response.status,
+                "outcome": outcome.status,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+            },
+        )
+        return response
+
+
+def bolt_response(status: int, body: str | None, headers: Mapping[str, Any] | None) -> HttpResponse:
+    """Bolt's response as ours; Bolt's header values may be lists."""
+    flat = {k: (v[0] if isinstance(v, list | tuple) and v else v) for k, v in (headers or {}).items()}
+    return HttpResponse(status, body or "", {k: str(v) for k, v in flat.items()})

@@ -1,0 +1,186 @@
+"""Checks every HTTP request before Bolt sees it, so bad input gets a clear answer, never a crash.
+
+Bolt raises on some malformed bodies (a `payload` that is not JSON, for one) and answers 404
+to requests no listener matches, which Slack retries. The guard answers those itself:
+405 for a method other than POST, 401 for unsigned, forged, stale or replayed requests,
+400 for a validly signed body that cannot be what Slack sends, 200 for types we ignore.
+It also pulls out what exactly-once delivery and the logs need: the event_id, trigger_id
+and Slack's retry number.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs
+
+from slack_sdk.signature import SignatureVerifier
+
+# Slack's (and Bolt's) window for X-Slack-Request-Timestamp.
+SIGNATURE_MAX_AGE_SECONDS = 300
+
+
+@dataclass(frozen=True)
+class HttpResponse:
+    status: int
+    body: str = ""
+    headers: Mapping[str, str] | None = None
+
+    def with_headers(self) -> dict[str, str]:
+        return dict(self.headers or {"Content-Type": "text/plain; charset=utf-8"})
+
+
+class Rejected(Exception):
+    """The request gets `response` without reaching Bolt; `reason` is for logs and metrics."""
+
+    def __init__(self, response: HttpResponse, reason: str) -> None:
+        super().__init__(reason)
+        self.response = response
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class SlackRequest:
+    """What the guard learned about an accepted request."""
+
+    kind: str  # "event", "url_verification", "command", "interaction", "ssl_check"
+    event_id: str | None = None
+    event_type: str | None = None
+    trigger_id: str | None = None
+    retry_num: int | None = None
+    retry_reason: str | None = None
+
+    def log_keys(self) -> dict[str, Any]:
+        keys = {
+            "slack_request": self.kind,
+            "event_id": self.event_id,
+            "event_type": self.event_type,
+            "trigger_id": self.trigger_id,
+            "retry_num": self.retry_num,
+            "retry_reason": self.retry_reason,
+        }
+        return {k: v for k, v in keys.items() if v is not None}
+
+
+def _reject(status: int, reason: str, message: str, headers: Mapping[str, str] | None = None) -> Rejected:
+    return Rejected(HttpResponse(status, message, headers), reason)
+
+
+class ReplayCache:
+    """Signatures seen within the signature window: a second delivery of the same bytes is a replay.
+
+    Slack signs every delivery anew (its retries carry a new timestamp), so a repeated signature
+    is never Slack's. Per container and bounded; replays of events that reach another container
+    are still caught by exactly-once delivery on event_id.
+    """
+
+    def __init__(self, max_items: int = 10_000) -> None:
+        self._seen: OrderedDict[str, float] = OrderedDict()
+        self._max_items = max_items
+        self._lock = threading.Lock()
+
+    def seen_before(self, signature: str, now: float) -> bool:
+        with self._lock:
+            while self._seen and next(iter(self._seen.values())) < now:
+                self._seen.popitem(last=False)
+            if signature in self._seen:
+                return True
+            self._seen[signature] = now + 2 * SIGNATURE_MAX_AGE_SECONDS
+            if len(self._seen) > self._max_items:
+                self._seen.popitem(last=False)
+            return False
+
+
+class RequestGuard:
+    def __init__(self, signing_secret: str) -> None:
+        self._verifier = SignatureVerifier(signing_secret)
+        self._replays = ReplayCache()
+
+    def check(self, method: str | None, headers: Mapping[str, str], body: str) -> SlackRequest:
+        """Returns what the request is, or raises Rejected with the answer it gets."""
+        if (method or "").upper() != "POST":
+            raise _reject(
+                405, "method_not_allowed", "Only POST is accepted.", {"Allow": "POST", "Content-Type": "text/plain"}
+            )
+        lower = {str(k).lower(): str(v) for k, v in headers.items() if v is not None}
+        self._verify(lower, body)
+        request = self._parse(lower.get("content-type", ""), body)
+        retry_num = lower.get("x-slack-retry-num", "")
+        return SlackRequest(
+            kind=request.kind,
+            event_id=request.event_id,
+            event_type=request.event_type,
+            trigger_id=request.trigger_id,
+            retry_num=int(retry_num) if retry_num.isdigit() else None,
+            retry_reason=lower.get("x-slack-retry-reason") or None,
+        )
+
+    def _verify(self, headers: Mapping[str, str], body: str) -> None:
+        timestamp = headers.get("x-slack-request-timestamp", "")
+        signature = headers.get("x-slack-signature", "")
+        if not timestamp or not signature:
+            raise _reject(401, "unsigned", "Missing Slack request signature.")
+        well_formed = timestamp.isascii() and timestamp.isdigit() and signature.isascii()
+        if not well_formed or not self._verifier.is_valid(body=body, timestamp=timestamp, signature=signature):
+            # Covers forged signatures and timestamps outside the 5-minute window.
+            raise _reject(401, "invalid_signature", "Invalid or expired Slack request signature.")
+        if self._replays.seen_before(signature, time.time()):
+            raise _reject(401, "replayed", "This request was already received.")
+
+    @staticmethod
+    def _parse(content_type: str, body: str) -> SlackRequest:
+        if content_type.startswith("application/json") or body.lstrip().startswith("{"):
+            return _parse_json_body(body)
+        return _parse_form_body(body)
+
+
+def _parse_json_body(body: str) -> SlackRequest:
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        raise _reject(400, "invalid_json", "The body is not valid JSON.") from None
+    if not isinstance(payload, dict):
+        raise _reject(400, "invalid_json", "The body is not a JSON object.")
+    body_type = payload.get("type")
+    if body_type == "url_verification":
+        if not isinstance(payload.get("challenge"), str):
+            raise _reject(400, "invalid_url_verification", "url_verification without a challenge.")
+        return SlackRequest(kind="url_verification")
+    if body_type == "event_callback":
+        event = payload.get("event")
+        if not isinstance(event, dict) or not isinstance(event.get("type"), str):
+            raise _reject(400, "invalid_event", "event_callback without an event.")
+        event_id = payload.get("event_id")
+        if not isinstance(event_id, str) or not event_id:
+            raise _reject(400, "invalid_event", "event_callback without an event_id.")
+        return SlackRequest(kind="event", event_id=event_id, event_type=event["type"])
+    # app_rate_limited and anything newer: nothing for this bot to do, and nothing to retry.
+    raise _reject(200, "ignored_type", "")
+
+
+def _parse_form_body(body: str) -> SlackRequest:
+    try:
+        form = parse_qs(body, keep_blank_values=True, strict_parsing=bool(body), errors="strict")
+    except (ValueError, UnicodeDecodeError):
+        raise _reject(400, "invalid_form", "The body is not a valid form.") from None
+    if "payload" in form:
+        try:
+            payload = json.loads(form["payload"][0])
+        except ValueError:
+            raise _reject(400, "invalid_payload", "The payload field is not valid JSON.") from None
+        if not isinstance(payload, dict) or not isinstance(payload.get("type"), str):
+            raise _reject(400, "invalid_payload", "The payload field is not a Slack payload.")
+        trigger_id = payload.get("trigger_id")
+        return SlackRequest(kind="interaction", trigger_id=trigger_id if isinstance(trigger_id, str) else None)
+    if "command" in form:
+        if not form["command"][0].startswith("/"):
+            raise _reject(400, "invalid_command", "The command field is not a slash command.")
+        return SlackRequest(kind="command", trigger_id=(form.get("trigger_id") or [None])[0])
+    if "ssl_check" in form:
+        return SlackRequest(kind="ssl_check")
+    raise _reject(400, "missing_payload", "A form body needs a payload or a command.")

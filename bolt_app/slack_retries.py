@@ -1,0 +1,138 @@
+"""Web API fault handling inside Slack's 3-second window.
+
+slack_sdk's retry handlers retry rate limits (429 + Retry-After), 5xx answers and connection
+errors. Each retry here is allowed only while the current request's time budget lasts: past
+it the call fails, the listener fails, the handler answers 5xx, and Slack's own retry of the
+event recovers the message (the idempotency record is released on failure).
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
+from slack_sdk.http_retry.builtin_interval_calculators import FixedValueRetryIntervalCalculator
+from slack_sdk.http_retry.handler import RetryHandler
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
+from slack_sdk.webhook import WebhookClient
+
+# Slack waits 3 s; API Gateway, Lambda and the network take a share of that before and after us.
+REQUEST_BUDGET_SECONDS = 2.5
+# One Web API call may not take the whole budget, or there is no time left to retry it.
+CALL_TIMEOUT_SECONDS = 1.5
+# What a retried call is expected to take at least; no retry starts without this much time left.
+MIN_CALL_SECONDS = 0.3
+RETRY_INTERVAL_SECONDS = 0.1
+
+_deadline: ContextVar[float | None] = ContextVar("slack_request_deadline", default=None)
+
+
+@contextmanager
+def request_budget(seconds: float = REQUEST_BUDGET_SECONDS) -> Iterator[None]:
+    """Every Web API call made inside the block shares this time budget."""
+    token = _deadline.set(time.monotonic() + seconds)
+    try:
+        yield
+    finally:
+        _deadline.reset(token)
+
+
+def remaining_budget() -> float:
+    deadline = _deadline.get()
+    return float("inf") if deadline is None else deadline - time.monotonic()
+
+
+def _retry_after(response: HttpResponse) -> float:
+    for name, values in response.headers.items():
+        if name.lower() == "retry-after" and values:
+            try:
+                return max(0.0, float(values[0]))
+            except ValueError:
+                break
+    return 1.0
+
+
+class BudgetedRateLimitRetryHandler(RateLimitErrorRetryHandler):
+    """Waits out Retry-After only when the wait and one more call fit in the budget."""
+
+    def _can_retry(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        return (
+            response is not None
+            and response.status_code == 429
+            and _retry_after(response) + MIN_CALL_SECONDS < remaining_budget()
+        )
+
+    def prepare_for_next_attempt(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> None:
+        assert response is not None
+        state.next_attempt_requested = True
+        # slack_sdk adds up to 1 s of jitter; a tenth is enough to spread one bot's retries.
+        time.sleep(_retry_after(response) + random.random() * 0.1)
+        state.increment_current_attempt()
+
+
+class BudgetedServerErrorRetryHandler(ServerErrorRetryHandler):
+    def _can_retry(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        return (
+            response is not None
+            and response.status_code in (500, 502, 503, 504)
+            and remaining_budget() > RETRY_INTERVAL_SECONDS + MIN_CALL_SECONDS
+        )
+
+
+class BudgetedConnectionErrorRetryHandler(ConnectionErrorRetryHandler):
+    def _can_retry(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        return remaining_budget() > RETRY_INTERVAL_SECONDS + MIN_CALL_SECONDS and super()._can_retry(
+            state=state, request=request, response=response, error=error
+        )
+
+
+def retry_handlers() -> list[RetryHandler]:
+    interval = FixedValueRetryIntervalCalculator(fixed_internal=RETRY_INTERVAL_SECONDS)
+    return [
+        BudgetedRateLimitRetryHandler(max_retry_count=2),
+        BudgetedServerErrorRetryHandler(max_retry_count=2, interval_calculator=interval),
+        BudgetedConnectionErrorRetryHandler(max_retry_count=2, interval_calculator=interval),
+    ]
+
+
+def response_url_client(response_url: str) -> WebhookClient:
+    """A response_url client with the same timeout and budgeted retries as the Web API client."""
+    return WebhookClient(url=response_url, timeout=CALL_TIMEOUT_SECONDS, retry_handlers=retry_handlers())
