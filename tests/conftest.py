@@ -66,3 +66,80 @@ def dm_event(event: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
 
 def body_json(response: dict[str, Any]) -> dict[str, Any]:
     return json.loads(response["body"])
+
+
+# -- AWS (moto server mode: real HTTP on 127.0.0.1, reached through AWS_ENDPOINT_URL) ----------
+
+AWS_ENV = {
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+}
+
+
+@pytest.fixture(scope="session")
+def aws_endpoint() -> Iterator[str]:
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    patch = pytest.MonkeyPatch()
+    for name, value in {**AWS_ENV, "AWS_ENDPOINT_URL": endpoint}.items():
+        patch.setenv(name, value)
+    yield endpoint
+    patch.undo()
+    server.stop()
+
+
+@pytest.fixture
+def idempotency_table(aws_endpoint: str) -> str:
+    """A fresh table in Powertools' default idempotency schema."""
+    import uuid
+
+    import boto3
+
+    name = f"idempotency-{uuid.uuid4().hex[:8]}"
+    dynamodb = boto3.client("dynamodb", endpoint_url=aws_endpoint)
+    dynamodb.create_table(
+        TableName=name,
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    dynamodb.update_time_to_live(
+        TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiration"}
+    )
+    return name
+
+
+def lambda_env(fake_slack: FakeSlack, **extra: str) -> dict[str, str]:
+    """The environment of a Lambda container pointed at the fake Slack."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "IDEMPOTENCY_"))}
+    env.update(SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_SIGNING_SECRET=SIGNING_SECRET, SLACK_API_URL=fake_slack.api_url)
+    env.update(extra)
+    return env
+
+
+@pytest.fixture
+def fresh_container(monkeypatch: pytest.MonkeyPatch, slack: FakeSlack) -> Callable[..., Any]:
+    """Import `handler` anew, as a new Lambda container does, with extra environment."""
+
+    def load(**env: str) -> Any:
+        for name, value in lambda_env(slack, **env).items():
+            monkeypatch.setenv(name, value)
+        for name in ("SLACK_SECRET_ARN", "IDEMPOTENCY_TABLE", "SLACK_APP_TOKEN"):
+            if name not in env:
+                monkeypatch.delenv(name, raising=False)
+        previous = sys.modules.pop("handler", None)
+        try:
+            return importlib.import_module("handler")
+        finally:
+            if previous is not None:
+                sys.modules["handler"] = previous
+
+    return load

@@ -74,6 +74,8 @@ class FakeSlack:
         self.latency = latency
         self.base_url = ""  # set once served
         self.calls: list[ApiCall] = []
+        # Every method or "response_url" as it arrives, before faults or latency: attempts, not results.
+        self.arrivals: list[str] = []
         self.response_posts: list[ResponseUrlPost] = []
         self.listeners: list[Callable[[ApiCall | ResponseUrlPost], None]] = []
         self._faults: dict[str, deque[Fault]] = defaultdict(deque)
@@ -111,6 +113,7 @@ class FakeSlack:
     def reset(self) -> None:
         with self._lock:
             self.calls.clear()
+            self.arrivals.clear()
             self.response_posts.clear()
             self._faults.clear()
 
@@ -126,6 +129,7 @@ class FakeSlack:
 
     async def _api(self, request: Request) -> Response:
         method = request.path_params["method"]
+        self._arrived(method)
         fault = self._next_fault(method)
         if fault is not None:
             await asyncio.sleep(fault.delay)
@@ -150,6 +154,7 @@ class FakeSlack:
 
     async def _response_url(self, request: Request) -> Response:
         key = request.path_params["key"]
+        self._arrived("response_url")
         fault = self._next_fault("response_url")
         if fault is not None:
             await asyncio.sleep(fault.delay)
@@ -172,6 +177,10 @@ class FakeSlack:
             return Response(error, status_code=400)
         self._record(ResponseUrlPost(key=key, payload=payload, context=context))
         return Response("ok")
+
+    def _arrived(self, method: str) -> None:
+        with self._lock:
+            self.arrivals.append(method)
 
     def _next_fault(self, method: str) -> Fault | None:
         with self._lock:

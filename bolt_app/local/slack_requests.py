@@ -355,11 +355,17 @@ def signed_event(
     *,
     shape: str = "http_api",
     timestamp: int | None = None,
+    retry_num: int | None = None,
     **kwargs: Any,
 ) -> dict[str, Any]:
-    """A signed request in the given Lambda event shape: http_api, rest_api, function_url or alb."""
+    """A signed request in the given Lambda event shape: http_api, rest_api, function_url or alb.
+
+    With retry_num, it is Slack's retry of an event: the same body, signed anew, with retry headers.
+    """
     body, content_type = body_and_type
     headers = signed_headers(signing_secret, body, content_type, timestamp)
+    if retry_num is not None:
+        headers.update({"x-slack-retry-num": str(retry_num), "x-slack-retry-reason": "http_timeout"})
     if shape == "rest_api":
         return rest_api_event(body, headers, **kwargs)
     if shape == "alb":

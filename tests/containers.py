@@ -1,0 +1,55 @@
+"""Run `tests/lambda_container.py` as a separate process: another cold Lambda container."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class Container:
+    def __init__(self, env: dict[str, str]) -> None:
+        self.output: list[str] = []
+        self.process = subprocess.Popen(
+            [sys.executable, str(ROOT / "tests" / "lambda_container.py")],
+            cwd=ROOT,
+            env={**env, "PYTHONPATH": str(ROOT)},
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self._read_until("READY")
+
+    def _read_until(self, prefix: str) -> str:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.output.append(line)
+            if line.startswith(prefix):
+                return line
+        raise AssertionError("container exited early:\n" + "".join(self.output))
+
+    def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
+        assert self.process.stdin is not None
+        self.process.stdin.write(json.dumps(event) + "\n")
+        self.process.stdin.flush()
+        return json.loads(self._read_until("RESPONSE ")[len("RESPONSE ") :])
+
+    def close(self) -> str:
+        if self.process.stdin:
+            self.process.stdin.close()
+        rest, _ = self.process.communicate(timeout=30)
+        self.output.append(rest or "")
+        return "".join(self.output)
+
+    def __enter__(self) -> Container:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()

@@ -1,0 +1,17 @@
+"""A second Lambda container: a fresh process that imports `handler` and handles the events it is sent.
+
+Reads one JSON event per line on stdin; writes `READY` once imported, then `RESPONSE <json>`
+per event on stdout (Powertools' JSON log lines share stdout, so the prefix marks ours).
+"""
+
+import json
+import sys
+
+import handler
+from bolt_app.local.slack_requests import LambdaContext
+
+print("READY", flush=True)
+for line in sys.stdin:
+    if line.strip():
+        response = handler.handler(json.loads(line), LambdaContext())
+        print("RESPONSE " + json.dumps(response), flush=True)

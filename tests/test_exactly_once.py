@@ -1,0 +1,166 @@
+"""Exactly one reply per event across Slack's retries: in one container, and across containers
+(a retry that lands on a second, cold container — a separate process — sharing the DynamoDB table)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from bolt_app.local import slack_requests as sr
+from bolt_app.local.fake_slack import Fault
+from tests.conftest import SIGNING_SECRET, lambda_env
+from tests.containers import Container
+
+
+def _event_and_retry(text: str) -> tuple[dict, dict]:
+    """Slack's first delivery of a DM event and its first retry (same event_id, signed anew)."""
+    body = sr.json_body(sr.event_callback(sr.dm_message(text)))
+    first = sr.signed_event(SIGNING_SECRET, body)
+    retry = sr.signed_event(SIGNING_SECRET, body, retry_num=1, timestamp=int(time.time()) + 1)
+    return first, retry
+
+
+def _replies(slack) -> list[str]:
+    return [c.args["text"] for c in slack.calls_to("chat.postMessage")]
+
+
+@pytest.fixture(params=["in_memory", "dynamodb"])
+def container(request, fresh_container):
+    """A Lambda container with either exactly-once store."""
+    if request.param == "dynamodb":
+        return fresh_container(IDEMPOTENCY_TABLE=request.getfixturevalue("idempotency_table"))
+    return fresh_container()
+
+
+def _invoke(module, event):
+    return module.handler(event, sr.LambdaContext())
+
+
+# -- within one container (both stores) --------------------------------------------------------
+
+
+def test_retry_of_an_answered_event_gets_200_and_no_second_reply(container, slack):
+    first, retry = _event_and_retry("only once please")
+
+    assert _invoke(container, first)["statusCode"] == 200
+    assert _invoke(container, retry)["statusCode"] == 200
+    second_retry = sr.signed_event(
+        SIGNING_SECRET, (retry["body"], "application/json"), retry_num=2, timestamp=int(time.time()) + 2
+    )
+    assert _invoke(container, second_retry)["statusCode"] == 200
+
+    assert _replies(slack) == ["Echo: only once please"]
+
+
+def test_retry_while_the_first_attempt_runs_gets_200_and_no_second_reply(container, slack):
+    first, retry = _event_and_retry("slow first attempt")
+    slack.inject("chat.postMessage", Fault(delay=1.0, then_succeed=True))
+    results = {}
+    thread = threading.Thread(target=lambda: results.setdefault("first", _invoke(container, first)))
+    thread.start()
+    _wait_for(lambda: "chat.postMessage" in slack.arrivals)
+
+    retry_response = _invoke(container, retry)
+    thread.join(timeout=10)
+
+    assert retry_response["statusCode"] == 200
+    assert results["first"]["statusCode"] == 200
+    assert _replies(slack) == ["Echo: slow first attempt"]
+
+
+def test_failed_attempt_answers_5xx_and_the_retry_replies_once(container, slack):
+    first, retry = _event_and_retry("recover me")
+    # More 500s than the Web API client retries: the first attempt fails.
+    slack.inject("chat.postMessage", *[Fault(status=500)] * 3)
+
+    failed = _invoke(container, first)
+    recovered = _invoke(container, retry)
+
+    assert failed["statusCode"] >= 500
+    assert recovered["statusCode"] == 200
+    assert _replies(slack) == ["Echo: recover me"]
+
+
+def test_a_listener_exception_releases_the_record(container, slack):
+    first, retry = _event_and_retry("unexpected failure")
+    # Slack answers ok=false: slack_sdk raises SlackApiError inside the listener.
+    slack.inject("chat.postMessage", Fault(status=200, body={"ok": False, "error": "fatal_error"}))
+
+    assert _invoke(container, first)["statusCode"] >= 500
+    assert _invoke(container, retry)["statusCode"] == 200
+    assert _replies(slack) == ["Echo: unexpected failure"]
+
+
+def test_different_events_with_the_same_text_each_get_a_reply(container, slack):
+    for _ in range(2):
+        _invoke(container, sr.signed_event(SIGNING_SECRET, sr.json_body(sr.event_callback(sr.dm_message("same")))))
+
+    assert _replies(slack) == ["Echo: same", "Echo: same"]
+
+
+# -- across containers: the retry runs in a separate process (DynamoDB) ---------------------------
+
+
+def test_retry_on_a_second_container_after_the_first_answered(fresh_container, idempotency_table, slack):
+    first_container = fresh_container(IDEMPOTENCY_TABLE=idempotency_table)
+    first, retry = _event_and_retry("across containers")
+    assert _invoke(first_container, first)["statusCode"] == 200
+
+    with Container(lambda_env(slack, IDEMPOTENCY_TABLE=idempotency_table)) as second_container:
+        assert second_container.invoke(retry)["statusCode"] == 200
+
+    assert _replies(slack) == ["Echo: across containers"]
+
+
+def test_retry_on_a_second_container_while_the_first_still_runs(fresh_container, idempotency_table, slack):
+    env = lambda_env(slack, IDEMPOTENCY_TABLE=idempotency_table)
+    first_container = fresh_container(IDEMPOTENCY_TABLE=idempotency_table)
+    first, retry = _event_and_retry("still running")
+    with Container(env) as second_container:  # warm before the race starts
+        slack.inject("chat.postMessage", Fault(delay=1.0, then_succeed=True))
+        results = {}
+        thread = threading.Thread(target=lambda: results.setdefault("first", _invoke(first_container, first)))
+        thread.start()
+        _wait_for(lambda: "chat.postMessage" in slack.arrivals)
+
+        retry_response = second_container.invoke(retry)
+        thread.join(timeout=10)
+
+    assert retry_response["statusCode"] == 200
+    assert results["first"]["statusCode"] == 200
+    assert _replies(slack) == ["Echo: still running"]
+
+
+def test_failed_first_container_then_retry_on_a_second_container(fresh_container, idempotency_table, slack):
+    first_container = fresh_container(IDEMPOTENCY_TABLE=idempotency_table)
+    first, retry = _event_and_retry("second container recovers")
+    slack.inject("chat.postMessage", *[Fault(status=503)] * 3)
+
+    assert _invoke(first_container, first)["statusCode"] >= 500
+    with Container(lambda_env(slack, IDEMPOTENCY_TABLE=idempotency_table)) as second_container:
+        assert second_container.invoke(retry)["statusCode"] == 200
+
+    assert _replies(slack) == ["Echo: second container recovers"]
+
+
+def test_records_use_powertools_default_schema(fresh_container, idempotency_table, aws_endpoint, slack):
+    import boto3
+
+    container = fresh_container(IDEMPOTENCY_TABLE=idempotency_table)
+    first, _ = _event_and_retry("schema")
+    _invoke(container, first)
+
+    items = boto3.client("dynamodb", endpoint_url=aws_endpoint).scan(TableName=idempotency_table)["Items"]
+    assert len(items) == 1
+    assert items[0]["status"]["S"] == "COMPLETED"
+    assert int(items[0]["expiration"]["N"]) > time.time() + 3000  # TTL attribute, about an hour ahead
+
+
+def _wait_for(predicate, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out")
+        time.sleep(0.01)
