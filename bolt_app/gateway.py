@@ -16,6 +16,7 @@ from bolt_app.request_guard import HttpResponse, Rejected, RequestGuard
 from bolt_app.slack_retries import request_budget
 
 INTERNAL_ERROR = HttpResponse(500, "Internal error; Slack will retry.")
+UNREADABLE_PAYLOAD = HttpResponse(400, "The Slack payload could not be read.")
 
 
 class SlackGateway:
@@ -56,11 +57,13 @@ class SlackGateway:
                     outcome = self.exactly_once.run(request.event_id, dispatch, lambda_context)
                 else:
                     outcome = Outcome(dispatch(), "processed")
-        except Exception:
-            # Bolt turns listener errors into 500s itself; this is anything else. The record is
-            # released, so Slack's retry is processed afresh.
-            self.logger.exception("request failed")
-            return INTERNAL_ERROR
+        except Exception as error:
+            # Bolt turns listener errors into 500 responses itself. What escapes its dispatch is
+            # Bolt failing to read a payload of an unexpected shape (its matchers index into the
+            # body): the request's fault, not ours. The idempotency record is already released.
+            self.logger.warning("payload not understood", extra={"error_type": type(error).__name__}, exc_info=True)
+            count(Metric.REQUESTS_REJECTED)
+            return UNREADABLE_PAYLOAD
 
         response = outcome.response
         if outcome.status in ("duplicate", "in_progress"):
