@@ -25,9 +25,12 @@ class _ExpectedTokenWarning(logging.Filter):
 
 
 def create_app(settings: Settings, *, logger: logging.Logger | None = None) -> App:
-    framework_logger = logger or logging.getLogger("slack_bolt.App")
-    if not any(isinstance(f, _ExpectedTokenWarning) for f in framework_logger.filters):
-        framework_logger.addFilter(_ExpectedTokenWarning())
+    # Bolt's loggers copy this base logger's level and filters. Its DEBUG lines print whole
+    # requests (signature headers, message text), so it never goes below INFO.
+    bolt_logger = logger or logging.getLogger("bolt_app.bolt")
+    bolt_logger.setLevel(max(logging.INFO, bolt_logger.getEffectiveLevel()))
+    if not any(isinstance(f, _ExpectedTokenWarning) for f in bolt_logger.filters):
+        bolt_logger.addFilter(_ExpectedTokenWarning())
     # Every Web API call goes to settings.api_url (GovSlack, tests, the playground): Bolt
     # copies this client's base_url into the per-request client it hands to listeners.
     # Budgeted retries and a short timeout keep every call inside Slack's 3-second window.
@@ -47,7 +50,7 @@ def create_app(settings: Settings, *, logger: logging.Logger | None = None) -> A
 
     app = App(
         name="bolt_app",
-        logger=logger,
+        logger=bolt_logger,
         signing_secret=settings.signing_secret,
         client=client,
         authorize=authorize,

@@ -70,8 +70,15 @@ def _read_slack_secret(secret_arn: str) -> dict[str, str]:
 
     try:
         secret = parameters.get_secret(secret_arn, transform="json", max_age=24 * 3600)
-    except Exception as error:  # any AWS error: name its type only, never a value
-        raise ConfigError(f"SLACK_SECRET_ARN could not be read ({type(error).__name__})") from None
+    except Exception as error:  # any AWS error: name its code only, never a value
+        raise ConfigError(f"SLACK_SECRET_ARN could not be read ({_aws_error_code(error)})") from None
     if not isinstance(secret, dict):
         raise ConfigError("SLACK_SECRET_ARN is not a JSON object")
     return {key: str(secret[key]) for key in SECRET_KEYS if isinstance(secret.get(key), str)}
+
+
+def _aws_error_code(error: BaseException) -> str:
+    """botocore's error code (AccessDeniedException, ResourceNotFoundException, ...) under Powertools' wrapper."""
+    cause = error.__cause__ or error.__context__ or error
+    code = getattr(cause, "response", {}).get("Error", {}).get("Code") if hasattr(cause, "response") else None
+    return str(code or type(cause).__name__)

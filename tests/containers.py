@@ -40,16 +40,21 @@ class Container:
         return json.loads(self._read_until("RESPONSE ")[len("RESPONSE ") :])
 
     def close(self) -> str:
-        if self.process.stdin:
-            self.process.stdin.close()
-        rest, _ = self.process.communicate(timeout=30)
-        self.output.append(rest or "")
+        """Ends the container (stdin closed, so it exits) and returns all it printed."""
+        if self.process.returncode is None:
+            if self.process.stdin and not self.process.stdin.closed:
+                self.process.stdin.close()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+            assert self.process.stdout is not None
+            self.output.append(self.process.stdout.read())
         return "".join(self.output)
 
     def __enter__(self) -> Container:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
+        self.close()

@@ -5,7 +5,13 @@ per event on stdout (Powertools' JSON log lines share stdout, so the prefix mark
 """
 
 import json
+import logging
+import os
 import sys
+
+if os.environ.get("TEST_ROOT_LOG_LEVEL"):
+    # As if the Lambda runtime's root logger let everything through: what would any library log?
+    logging.basicConfig(level=os.environ["TEST_ROOT_LOG_LEVEL"], stream=sys.stdout)
 
 import handler
 from bolt_app.local.slack_requests import LambdaContext

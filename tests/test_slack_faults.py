@@ -1,0 +1,108 @@
+"""Slack Web API faults: retried by slack_sdk's retry handlers while the 3-second window allows,
+otherwise the attempt fails with 5xx and Slack's own retry recovers the message."""
+
+from __future__ import annotations
+
+import time
+
+from bolt_app.local import slack_requests as sr
+from bolt_app.local.fake_slack import Fault
+from bolt_app.slack_retries import REQUEST_BUDGET_SECONDS
+from tests.conftest import SIGNING_SECRET, dm_event, signed
+
+SLACK_WINDOW_SECONDS = 3.0
+
+
+def _replies(slack) -> list[str]:
+    return [c.args["text"] for c in slack.calls_to("chat.postMessage")]
+
+
+def _timed(invoke, event) -> tuple[dict, float]:
+    started = time.monotonic()
+    response = invoke(event)
+    return response, time.monotonic() - started
+
+
+def test_rate_limit_with_short_retry_after_is_waited_out(invoke, slack):
+    slack.inject(
+        "chat.postMessage", Fault(status=429, body={"ok": False, "error": "ratelimited"}, headers={"Retry-After": "1"})
+    )
+
+    response, took = _timed(invoke, dm_event(sr.dm_message("after the rate limit")))
+
+    assert response["statusCode"] == 200
+    assert _replies(slack) == ["Echo: after the rate limit"]
+    assert slack.arrivals.count("chat.postMessage") == 2
+    assert 1.0 <= took < SLACK_WINDOW_SECONDS
+
+
+def test_rate_limit_longer_than_the_window_fails_fast_and_slacks_retry_recovers(invoke, slack):
+    body = sr.json_body(sr.event_callback(sr.dm_message("rate limited for a minute")))
+    slack.inject(
+        "chat.postMessage", Fault(status=429, body={"ok": False, "error": "ratelimited"}, headers={"Retry-After": "60"})
+    )
+
+    failed, took = _timed(invoke, sr.signed_event(SIGNING_SECRET, body))
+    recovered = invoke(sr.signed_event(SIGNING_SECRET, body, retry_num=1, timestamp=int(time.time()) + 1))
+
+    assert failed["statusCode"] >= 500
+    assert took < 1.0  # no pointless wait: 60 s can never fit
+    assert recovered["statusCode"] == 200
+    assert _replies(slack) == ["Echo: rate limited for a minute"]
+
+
+def test_transient_server_error_is_retried(invoke, slack):
+    slack.inject("chat.postMessage", Fault(status=503))
+
+    response = invoke(dm_event(sr.dm_message("after a 503")))
+
+    assert response["statusCode"] == 200
+    assert _replies(slack) == ["Echo: after a 503"]
+    assert slack.arrivals.count("chat.postMessage") == 2
+
+
+def test_persistent_server_errors_stay_inside_the_window(invoke, slack):
+    slack.inject("chat.postMessage", *[Fault(status=500, delay=0.4)] * 10)
+
+    response, took = _timed(invoke, dm_event(sr.dm_message("slack is down")))
+
+    assert response["statusCode"] >= 500
+    assert took < SLACK_WINDOW_SECONDS
+    assert _replies(slack) == []
+
+
+def test_a_slow_slack_times_out_inside_the_window(invoke, slack):
+    body = sr.json_body(sr.event_callback(sr.dm_message("slow slack")))
+    slack.inject("chat.postMessage", *[Fault(delay=2.5, then_succeed=True)] * 3)
+
+    response, took = _timed(invoke, sr.signed_event(SIGNING_SECRET, body))
+
+    assert response["statusCode"] >= 500
+    assert took <= REQUEST_BUDGET_SECONDS + 0.5
+
+
+def test_response_url_faults_are_retried_too(invoke, slack):
+    picker = sr.button_click(
+        [
+            {
+                "block_id": "dinner_picker",
+                "elements": [
+                    {
+                        "type": "button",
+                        "action_id": "dinner_pick_farmhouse",
+                        "value": "Farmhouse",
+                        "text": {"type": "plain_text", "text": "Farmhouse"},
+                    }
+                ],
+            }
+        ],
+        "dinner_pick_farmhouse",
+    )
+    slack.inject("response_url", Fault(status=500, body="server_error"))
+    payload = sr.block_actions(picker, response_url=slack.new_response_url(), user="U0PICKER01")
+
+    response = invoke(signed(sr.interactive_body(payload)))
+
+    assert response["statusCode"] == 200
+    assert [p.payload["text"] for p in slack.response_posts] == ["<@U0PICKER01> picked *Farmhouse Thai Cuisine*"]
+    assert slack.arrivals.count("response_url") == 2
