@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import json
 import sys
+from pathlib import Path
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -13,6 +14,7 @@ import pytest
 from bolt_app.local import slack_requests as sr
 from bolt_app.local.fake_slack import FakeSlack
 
+ROOT_DIR = Path(__file__).resolve().parent.parent
 BOT_TOKEN = "xoxb-test-0000000000-secret-bot-token"
 SIGNING_SECRET = "test-signing-secret-0f1e2d3c4b5a"
 
