@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from urllib.error import URLError
 
-from slack_bolt import App
+from slack_bolt import App, BoltResponse
 from slack_bolt.authorization import AuthorizeResult
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackRequestError
@@ -62,11 +62,18 @@ def create_app(settings: Settings, *, logger: logging.Logger | None = None) -> A
     return app
 
 
-def handle_listener_error(error: Exception, logger: logging.Logger) -> None:
-    # Bolt has already set the response to 500: for events, Slack retries and the
-    # exactly-once record is released, so the retry replies.
-    if isinstance(error, SlackApiError | SlackRequestError | URLError | TimeoutError | ConnectionError):
-        count(Metric.SLACK_API_ERRORS)
+TRANSIENT_ERRORS = (SlackApiError, SlackRequestError, URLError, TimeoutError, ConnectionError)
+
+
+def handle_listener_error(error: Exception, logger: logging.Logger) -> BoltResponse | None:
+    """Bolt calls this for errors in listeners and in its own matching of a payload."""
     slack_error = error.response.get("error") if isinstance(error, SlackApiError) else None
     # The error's type and Slack's error code only: messages may quote what was sent.
     logger.error("listener failed", extra={"error_type": type(error).__name__, "slack_error": slack_error})
+    if isinstance(error, TRANSIENT_ERRORS):
+        # Keep Bolt's 500: Slack retries the event, the exactly-once record is released,
+        # and the retry gets a fresh chance at the Web API.
+        count(Metric.SLACK_API_ERRORS)
+        return None
+    # Anything else fails the same way on every retry of the same payload: don't ask for one.
+    return BoltResponse(status=400, body="The Slack payload could not be handled.")

@@ -17,6 +17,7 @@ from bolt_app.slack_retries import request_budget
 
 INTERNAL_ERROR = HttpResponse(500, "Internal error; Slack will retry.")
 UNREADABLE_PAYLOAD = HttpResponse(400, "The Slack payload could not be read.")
+IGNORED = HttpResponse(200, "")
 
 
 class SlackGateway:
@@ -66,6 +67,10 @@ class SlackGateway:
             return UNREADABLE_PAYLOAD
 
         response = outcome.response
+        if response.status == 404:
+            # Bolt's "no listener matched". The catch-all listeners take every kind of request the
+            # app knows; this is the residue of shapes nobody handles. Slack would retry a 404.
+            response = IGNORED
         if outcome.status in ("duplicate", "in_progress"):
             count(Metric.DUPLICATES_SKIPPED)
         log = self.logger.error if response.status >= 500 else self.logger.info

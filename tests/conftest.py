@@ -5,8 +5,8 @@ from __future__ import annotations
 import importlib
 import json
 import sys
-from pathlib import Path
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest

@@ -42,7 +42,9 @@ def test_alb_base64_body(asgi_invoke, slack):
 
 @pytest.mark.parametrize("path", ["/slack/events", "/api/messages", "/api/slack"])
 def test_alb_slash_test_on_every_route(asgi_invoke, slack, path):
-    response = asgi_invoke(_alb(sr.form_body(sr.slash_command("/test", response_url=slack.new_response_url())), path=path))
+    response = asgi_invoke(
+        _alb(sr.form_body(sr.slash_command("/test", response_url=slack.new_response_url())), path=path)
+    )
 
     assert response["statusCode"] == 200
     message = json.loads(response["body"])
@@ -51,10 +53,15 @@ def test_alb_slash_test_on_every_route(asgi_invoke, slack, path):
 
 
 def test_alb_button_click_replaces_the_picker(asgi_invoke, slack):
-    picker = [{"block_id": "dinner_picker", "elements": [{"type": "button", "action_id": "dinner_pick_ler_ros",
-                                                          "value": "Ler Ros"}]}]
-    payload = sr.block_actions(sr.button_click(picker, "dinner_pick_ler_ros"), response_url=slack.new_response_url(),
-                               user="U0ALB00001")
+    picker = [
+        {
+            "block_id": "dinner_picker",
+            "elements": [{"type": "button", "action_id": "dinner_pick_ler_ros", "value": "Ler Ros"}],
+        }
+    ]
+    payload = sr.block_actions(
+        sr.button_click(picker, "dinner_pick_ler_ros"), response_url=slack.new_response_url(), user="U0ALB00001"
+    )
 
     response = asgi_invoke(_alb(sr.interactive_body(payload)))
 
@@ -91,21 +98,39 @@ def test_api_gateway_events_work_through_the_asgi_handler_too(asgi_invoke, slack
     assert [c.args["text"] for c in slack.calls_to("chat.postMessage")] == ["Echo: v2 via mangum"]
 
 
+NOT_ON_THE_DEFAULT_PATH = (
+    "mangum",
+    "starlette",
+    "uvicorn",
+    "bolt_app.asgi",
+    "slack_bolt.adapter.asgi",
+    "slack_bolt.adapter.socket_mode",
+    "aws_lambda_powertools.utilities.idempotency",
+    "aws_lambda_powertools.utilities.parameters",
+    "bolt_app.local.fake_slack",
+    "bolt_app.local.runners",
+)
+
+DEFAULT_PATH_SCRIPT = f"""
+import sys
+import handler
+from bolt_app.local import slack_requests as sr
+body = sr.json_body(sr.event_callback(sr.dm_message("x")))
+response = handler.handler(sr.signed_event({SIGNING_SECRET!r}, body), sr.LambdaContext())
+assert response["statusCode"] == 200, response
+print(sorted(m for m in sys.modules if m.startswith({NOT_ON_THE_DEFAULT_PATH!r})))
+"""
+
+
 def test_the_default_handler_never_imports_mangum_or_local_code(slack):
-    code = (
-        "import sys, handler; from bolt_app.local import slack_requests as sr\n"
-        "body = sr.json_body(sr.event_callback(sr.dm_message('x')))\n"
-        f"r = handler.handler(sr.signed_event({SIGNING_SECRET!r}, body), sr.LambdaContext())\n"
-        "assert r['statusCode'] == 200, r\n"
-        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('mangum', 'starlette', 'uvicorn')"
-        " or m.startswith(('aws_lambda_powertools.utilities.idempotency', 'aws_lambda_powertools.utilities.parameters',"
-        " 'slack_bolt.adapter.socket_mode', 'slack_bolt.adapter.asgi', 'bolt_app.asgi')))\n"
-        "local = sorted(m for m in sys.modules if m.startswith('bolt_app.local') and m not in ('bolt_app.local', 'bolt_app.local.slack_requests'))\n"
-        "print(heavy + local)\n"
+    result = subprocess.run(
+        [sys.executable, "-c", DEFAULT_PATH_SCRIPT],
+        cwd=ROOT_DIR,
+        env=lambda_env(slack),
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
-    env = lambda_env(slack)
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT_DIR, env=env, capture_output=True, text=True,
-                            timeout=60)
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "[]"

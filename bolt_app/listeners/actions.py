@@ -18,8 +18,11 @@ def register(app: App) -> None:
     app.action(re.compile("^" + re.escape(DINNER_PICK_ACTION_PREFIX)))(handle_dinner_pick)
 
 
-def handle_dinner_pick(ack: Ack, action: dict[str, Any], body: dict[str, Any], logger: logging.Logger) -> None:
+def handle_dinner_pick(ack: Ack, body: dict[str, Any], logger: logging.Logger) -> None:
     ack()
+    # Read from the body rather than Bolt's `action` argument, which indexes blindly into it.
+    actions = body.get("actions")
+    action = actions[0] if isinstance(actions, list) and actions and isinstance(actions[0], dict) else {}
     value = action.get("value")
     restaurant = restaurant_for_choice(value) if isinstance(value, str) else None
     user = body.get("user")
