@@ -10,12 +10,12 @@ from bolt_app.config import Settings
 
 
 def run_socket_mode(settings: Settings) -> None:
-    from slack_bolt.adapter.socket_mode import SocketModeHandler
+    from bolt_app.local.socket_mode import ExactlyOnceSocketModeHandler
 
     assert settings.app_token, "Socket Mode needs SLACK_APP_TOKEN"
     app = create_app(settings)
     print("Connecting to Slack over Socket Mode (Ctrl+C to stop)", flush=True)
-    SocketModeHandler(app, settings.app_token).start()
+    ExactlyOnceSocketModeHandler(app, settings.app_token).start()
 
 
 def run_http(settings: Settings, host: str, port: int) -> None:

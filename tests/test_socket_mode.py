@@ -1,0 +1,51 @@
+"""Socket Mode redeliveries get exactly one reply (in-memory exactly-once store)."""
+
+from __future__ import annotations
+
+import logging
+
+from slack_sdk.socket_mode.request import SocketModeRequest
+
+from bolt_app import Settings, create_app
+from bolt_app.local import slack_requests as sr
+from bolt_app.local.socket_mode import ExactlyOnceSocketModeHandler
+from tests.conftest import BOT_TOKEN, SIGNING_SECRET
+
+
+class RecordingSocketClient:
+    """Stands in for the WebSocket connection only: records the acknowledgements sent back."""
+
+    def __init__(self) -> None:
+        self.acks: list[str] = []
+        self.logger = logging.getLogger("socket-mode-test")
+
+    def send_socket_mode_response(self, response) -> None:
+        self.acks.append(response.envelope_id)
+
+
+def _envelope(payload: dict, envelope_id: str, retry_attempt: int) -> SocketModeRequest:
+    return SocketModeRequest(
+        type="events_api",
+        envelope_id=envelope_id,
+        payload=payload,
+        accepts_response_payload=False,
+        retry_attempt=retry_attempt,
+        retry_reason="timeout",
+    )
+
+
+def test_socket_mode_redelivery_is_acknowledged_without_a_second_reply(slack):
+    settings = Settings(bot_token=BOT_TOKEN, signing_secret=SIGNING_SECRET, api_url=slack.api_url)
+    handler = ExactlyOnceSocketModeHandler(create_app(settings), "xapp-test")
+    client = RecordingSocketClient()
+    payload = sr.event_callback(sr.dm_message("over the socket"))
+
+    handler.handle(client, _envelope(payload, "env-1", 0))
+    handler.handle(client, _envelope(payload, "env-2", 1))
+    handler.handle(client, _envelope(sr.event_callback(sr.dm_message("another one")), "env-3", 0))
+
+    assert client.acks == ["env-1", "env-2", "env-3"]
+    assert [c.args["text"] for c in slack.calls_to("chat.postMessage")] == [
+        "Echo: over the socket",
+        "Echo: another one",
+    ]
