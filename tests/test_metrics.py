@@ -1,0 +1,72 @@
+"""Powertools Metrics: one EMF document per invocation, with the counts the README documents."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+
+from bolt_app.local import slack_requests as sr
+from bolt_app.local.fake_slack import Fault
+from tests.conftest import SIGNING_SECRET, lambda_env
+from tests.containers import Container
+
+
+def test_each_outcome_is_counted(slack):
+    dm = sr.json_body(
+        sr.event_callback(
+            sr.dm_message(
+                "<https://a.example> and <https://b.example>",
+                files=[sr.file_metadata("x.png"), sr.file_metadata("y.png")],
+            )
+        )
+    )
+    picker = [
+        {
+            "block_id": "dinner_picker",
+            "elements": [{"type": "button", "action_id": "dinner_pick_farmhouse", "value": "Farmhouse"}],
+        }
+    ]
+    events = [
+        sr.signed_event(SIGNING_SECRET, dm),
+        sr.signed_event(SIGNING_SECRET, dm, retry_num=1, timestamp=int(time.time()) + 1),  # duplicate
+        sr.signed_event(SIGNING_SECRET, sr.form_body(sr.slash_command("/test", response_url=slack.new_response_url()))),
+        sr.signed_event(
+            SIGNING_SECRET,
+            sr.interactive_body(
+                sr.block_actions(
+                    sr.button_click(picker, "dinner_pick_farmhouse"), response_url=slack.new_response_url()
+                )
+            ),
+        ),
+        sr.signed_event("forged", dm),
+        sr.signed_event(SIGNING_SECRET, sr.json_body(sr.event_callback(sr.dm_message("fails")))),
+    ]
+    container = Container(lambda_env(slack, POWERTOOLS_METRICS_NAMESPACE="TestBot"))
+    with container:
+        for n, event in enumerate(events):
+            if n == len(events) - 1:
+                slack.inject("chat.postMessage", *[Fault(status=500)] * 3)
+            container.invoke(event)
+    documents = [json.loads(line) for line in container.close().splitlines() if line.startswith('{"_aws"')]
+
+    totals: Counter[str] = Counter()
+    for document in documents:
+        [directive] = document["_aws"]["CloudWatchMetrics"]
+        assert directive["Namespace"] == "TestBot"
+        for metric in directive["Metrics"]:
+            totals[metric["Name"]] += int(
+                sum(document[metric["Name"]])
+                if isinstance(document[metric["Name"]], list)
+                else document[metric["Name"]]
+            )
+    assert totals == {
+        "RepliesSent": 1,
+        "FilesAcknowledged": 2,
+        "LinksAcknowledged": 2,
+        "DuplicatesSkipped": 1,
+        "CommandsHandled": 1,
+        "DinnerPicks": 1,
+        "RequestsRejected": 1,
+        "SlackApiErrors": 1,
+    }
