@@ -1,8 +1,10 @@
 """A stand-in for Slack's Web API and response URLs, served over real HTTP.
 
-The tests point the bot at it (SLACK_API_URL), and so can the local playground: it answers
+The tests point the bot at it (SLACK_API_URL), and so does the local playground: it answers
 the methods the bot calls as Slack does, records every call (method, arguments, token),
-and can be told to misbehave (HTTP errors, rate limits, slow answers) for reliability tests.
+keeps the conversations those calls build (posts, updates, response URL replacements and
+deletions, ephemeral messages), and can be told to misbehave (HTTP errors, rate limits,
+slow answers) for reliability tests.
 Dev-only: not part of the Lambda artifact.
 """
 
@@ -35,6 +37,8 @@ class ApiCall:
     method: str
     args: dict[str, Any]
     token: str | None
+    # What the fake answered (for the playground's inspector); not part of equality.
+    answer: dict[str, Any] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -78,6 +82,10 @@ class FakeSlack:
         self.arrivals: list[str] = []
         self.response_posts: list[ResponseUrlPost] = []
         self.listeners: list[Callable[[ApiCall | ResponseUrlPost], None]] = []
+        # channel id -> messages in posting order, as Slack's conversations.history would hold them.
+        self.conversations: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        # Bumped on every change to `conversations`, so a viewer can tell when to redraw.
+        self.revision = 0
         self._faults: dict[str, deque[Fault]] = defaultdict(deque)
         self._response_urls: dict[str, dict[str, Any]] = {}
         self._ts = itertools.count(1)
@@ -116,6 +124,56 @@ class FakeSlack:
             self.arrivals.clear()
             self.response_posts.clear()
             self._faults.clear()
+            self.conversations.clear()
+            self.revision += 1
+
+    # -- the conversation store -------------------------------------------------------
+
+    def messages(self, channel: str) -> list[dict[str, Any]]:
+        """A copy of the conversation's messages, oldest first (ephemeral ones included, flagged)."""
+        with self._lock:
+            return [dict(m) for m in self.conversations.get(channel, [])]
+
+    def add_message(self, channel: str, message: dict[str, Any]) -> dict[str, Any]:
+        """Put a message into a conversation (a person's message, or a command's in-channel answer).
+
+        A `ts` is assigned when the message has none; the stored message is returned.
+        """
+        stored = {"type": "message", **message}
+        stored.setdefault("ts", self._next_ts())
+        with self._lock:
+            self.conversations[channel].append(stored)
+            self.revision += 1
+        return dict(stored)
+
+    def _bot_message(self, args: dict[str, Any], ts: str) -> dict[str, Any]:
+        message: dict[str, Any] = {
+            "type": "message",
+            "user": self.bot_user_id,
+            "bot_id": self.bot_id,
+            "ts": ts,
+            "text": args.get("text") or "",
+        }
+        if args.get("blocks"):
+            message["blocks"] = args["blocks"]
+        if args.get("thread_ts"):
+            message["thread_ts"] = args["thread_ts"]
+        return message
+
+    def _replace(self, channel: str, ts: str, changes: dict[str, Any] | None) -> bool:
+        """Edit (changes) or delete (None) a stored message; False when there is no such message."""
+        with self._lock:
+            messages = self.conversations.get(channel, [])
+            for index, message in enumerate(messages):
+                if message.get("ts") == ts:
+                    if changes is None:
+                        del messages[index]
+                    else:
+                        edited = {k: v for k, v in message.items() if k not in ("text", "blocks")}
+                        messages[index] = {**edited, **changes}
+                    self.revision += 1
+                    return True
+        return False
 
     # -- the HTTP side ----------------------------------------------------------------
 
@@ -139,18 +197,23 @@ class FakeSlack:
             await asyncio.sleep(self.latency)
         args, error = await _read_args(request)
         token = _bearer_token(request) or args.pop("token", None)
-        call = ApiCall(method=method, args=args, token=token)
-        self._record(call)
-        if error:
-            return JSONResponse({"ok": False, "error": error})
-        if not token:
-            return JSONResponse({"ok": False, "error": "not_authed"})
-        if token != self.bot_token:
-            return JSONResponse({"ok": False, "error": "invalid_auth"})
+        answer = self._answer(method, args, token, error)
+        # Recorded after answering, so that listeners see the conversations already changed.
+        self._record(ApiCall(method=method, args=args, token=token, answer=answer))
+        return JSONResponse(answer)
+
+    def _answer(self, method: str, args: dict[str, Any], token: Any, error: str | None) -> dict[str, Any]:
+        # Checked in Slack's order: unknown method, then the body, then authentication.
         implementation = self.methods.get(method)
         if implementation is None:
-            return JSONResponse({"ok": False, "error": "unknown_method"})
-        return JSONResponse(implementation(args))
+            return {"ok": False, "error": "unknown_method"}
+        if error:
+            return {"ok": False, "error": error}
+        if not token:
+            return {"ok": False, "error": "not_authed"}
+        if token != self.bot_token:
+            return {"ok": False, "error": "invalid_auth"}
+        return implementation(args)
 
     async def _response_url(self, request: Request) -> Response:
         key = request.path_params["key"]
@@ -175,12 +238,38 @@ class FakeSlack:
         error = _message_error(payload) if not payload.get("delete_original") else None
         if error:
             return Response(error, status_code=400)
+        if not self._apply_response(payload, context):
+            return Response("message_not_found", status_code=404)
         self._record(ResponseUrlPost(key=key, payload=payload, context=context))
         return Response("ok")
 
     def _arrived(self, method: str) -> None:
         with self._lock:
             self.arrivals.append(method)
+
+    def _apply_response(self, payload: dict[str, Any], context: dict[str, Any]) -> bool:
+        """Do to the conversation what Slack does with a response URL post.
+
+        The context names the conversation (`channel`), the message the response URL belongs to
+        (`message_ts`, block actions only) and who acted (`user`); without a channel there is no
+        conversation to change (bare test URLs), and the post is only recorded.
+        """
+        channel, original_ts = context.get("channel"), context.get("message_ts")
+        if not isinstance(channel, str):
+            return True
+        changes = {k: payload[k] for k in ("text", "blocks") if k in payload}
+        if payload.get("delete_original"):
+            return isinstance(original_ts, str) and self._replace(channel, original_ts, None)
+        if payload.get("replace_original"):
+            return isinstance(original_ts, str) and self._replace(channel, original_ts, changes)
+        message = self._bot_message(changes, self._next_ts())
+        if payload.get("response_type") != "in_channel":
+            # Slack's default for response URLs: only the person who acted sees it.
+            message.update(ephemeral=True, ephemeral_to=context.get("user"))
+        if payload.get("thread_ts"):
+            message["thread_ts"] = payload["thread_ts"]
+        self.add_message(channel, message)
+        return True
 
     def _next_fault(self, method: str) -> Fault | None:
         with self._lock:
@@ -211,44 +300,43 @@ class FakeSlack:
         }
 
     def _chat_post_message(self, args: dict[str, Any]) -> dict[str, Any]:
-        if not args.get("channel"):
+        channel = args.get("channel")
+        if not channel or not isinstance(channel, str):
             return {"ok": False, "error": "channel_not_found"}
         error = _message_error(args)
         if error:
             return {"ok": False, "error": error}
-        ts = self._next_ts()
-        message = {
-            "type": "message",
-            "user": self.bot_user_id,
-            "bot_id": self.bot_id,
-            "ts": ts,
-            "text": args.get("text", ""),
-        }
-        if args.get("blocks"):
-            message["blocks"] = args["blocks"]
-        if args.get("thread_ts"):
-            message["thread_ts"] = args["thread_ts"]
-        return {"ok": True, "channel": args["channel"], "ts": ts, "message": message}
+        message = self._bot_message(args, self._next_ts())
+        self.add_message(channel, message)
+        return {"ok": True, "channel": channel, "ts": message["ts"], "message": message}
 
     def _chat_update(self, args: dict[str, Any]) -> dict[str, Any]:
-        if not args.get("channel"):
+        channel, ts = args.get("channel"), args.get("ts")
+        if not channel or not isinstance(channel, str):
             return {"ok": False, "error": "channel_not_found"}
-        if not args.get("ts"):
+        if not ts or not isinstance(ts, str):
             return {"ok": False, "error": "message_not_found"}
         error = _message_error(args)
         if error:
             return {"ok": False, "error": error}
-        return {"ok": True, "channel": args["channel"], "ts": args["ts"], "text": args.get("text", "")}
+        changes = {k: args[k] for k in ("text", "blocks") if k in args}
+        if not self._replace(channel, ts, changes):
+            return {"ok": False, "error": "message_not_found"}
+        return {"ok": True, "channel": channel, "ts": ts, "text": args.get("text") or ""}
 
     def _chat_post_ephemeral(self, args: dict[str, Any]) -> dict[str, Any]:
-        if not args.get("channel"):
+        channel, user = args.get("channel"), args.get("user")
+        if not channel or not isinstance(channel, str):
             return {"ok": False, "error": "channel_not_found"}
-        if not args.get("user"):
+        if not user or not isinstance(user, str):
             return {"ok": False, "error": "user_not_in_channel"}
         error = _message_error(args)
         if error:
             return {"ok": False, "error": error}
-        return {"ok": True, "message_ts": self._next_ts()}
+        message = self._bot_message(args, self._next_ts())
+        message.update(ephemeral=True, ephemeral_to=user)
+        self.add_message(channel, message)
+        return {"ok": True, "message_ts": message["ts"]}
 
     # -- serving ----------------------------------------------------------------------
 
@@ -317,11 +405,22 @@ def _message_error(args: dict[str, Any]) -> str | None:
     text, blocks = args.get("text"), args.get("blocks")
     if not text and not blocks and not args.get("attachments"):
         return "no_text"
+    if text is not None and not isinstance(text, str):
+        return "invalid_arguments"
     if isinstance(text, str) and len(text) > MAX_TEXT_CHARS:
         return "msg_too_long"
-    if blocks is not None and (not isinstance(blocks, list) or len(blocks) > MAX_BLOCKS):
+    if blocks is not None and not _valid_blocks(blocks):
         return "invalid_blocks"
     return None
+
+
+def _valid_blocks(blocks: Any) -> bool:
+    # Slack's check goes deeper; this is what keeps a viewer from drawing garbage.
+    return (
+        isinstance(blocks, list)
+        and len(blocks) <= MAX_BLOCKS
+        and all(isinstance(b, dict) and isinstance(b.get("type"), str) for b in blocks)
+    )
 
 
 def _bearer_token(request: Request) -> str | None:
