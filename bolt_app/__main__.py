@@ -1,4 +1,7 @@
-"""`python -m bolt_app`: run the bot locally (Socket Mode with SLACK_APP_TOKEN, else HTTP).
+"""`python -m bolt_app`: run the bot locally.
+
+With no Slack credentials in the environment: the playground, a local stand-in for Slack in
+the browser. With SLACK_APP_TOKEN: Socket Mode. With a bot token and signing secret: HTTP.
 
 `python -m bolt_app manifest ...` prints the Slack app manifest (see bolt_app/local/manifest.py).
 """
@@ -7,9 +10,14 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 
 from bolt_app.config import ConfigError, Settings
+
+# Any of these set means "run against a real Slack": a half-set configuration is then an
+# error naming what is missing, never a silent fall-back to the playground.
+SLACK_CREDENTIALS = ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -23,10 +31,18 @@ def main(argv: list[str] | None = None) -> int:
 
 def run(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bolt_app", description=__doc__)
-    parser.add_argument("--host", default="127.0.0.1", help="HTTP mode: address to listen on")
-    parser.add_argument("--port", type=int, default=3000, help="HTTP mode: port to listen on")
+    parser.add_argument("--host", default="127.0.0.1", help="playground and HTTP mode: address to listen on")
+    parser.add_argument("--port", type=int, default=3000, help="playground and HTTP mode: port to listen on")
+    parser.add_argument(
+        "--playground", action="store_true", help="start the playground even when Slack credentials are set"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+
+    if args.playground or not any(os.environ.get(name, "").strip() for name in SLACK_CREDENTIALS):
+        from bolt_app.local.playground import serve
+
+        return serve(args.host, args.port)
 
     try:
         settings = Settings.from_env()

@@ -1,0 +1,61 @@
+"""The local Slack playground: try the bot in a browser, with no Slack workspace.
+
+Dev-only: `python -m bolt_app` starts it when no Slack credentials are set. The Lambda
+entry point never imports this package.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import secrets
+import socket
+import sys
+
+from bolt_app.local.fake_slack import FakeSlack
+from bolt_app.local.playground.server import SLACK_MOUNT, create_asgi_app
+from bolt_app.local.playground.session import Playground
+
+__all__ = ["Playground", "create_asgi_app", "serve", "start_session"]
+
+# Settings the playground replaces for the bot: it must talk to the playground and nowhere else.
+_REAL_SLACK_SETTINGS = ("SLACK_APP_TOKEN", "SLACK_SECRET_ARN", "SLACK_BOT_ID", "SLACK_BOT_USER_ID")
+
+
+def start_session(base_url: str) -> Playground:
+    """Make up this session's Slack credentials, point the bot at the playground, import the Lambda handler.
+
+    handler.py builds the app at import from the environment, exactly as on Lambda, so the
+    environment is set first.
+    """
+    fake = FakeSlack(bot_token=f"xoxb-playground-{secrets.token_hex(12)}")
+    fake.base_url = base_url.rstrip("/") + SLACK_MOUNT
+    signing_secret = secrets.token_hex(16)
+    for name in _REAL_SLACK_SETTINGS:
+        os.environ.pop(name, None)
+    os.environ.update(SLACK_BOT_TOKEN=fake.bot_token, SLACK_SIGNING_SECRET=signing_secret, SLACK_API_URL=fake.api_url)
+    sys.modules.pop("handler", None)
+    handler_module = importlib.import_module("handler")
+    return Playground(fake, handler_module.handler, signing_secret)
+
+
+def serve(host: str = "127.0.0.1", port: int = 3000) -> int:
+    """Serve the playground until interrupted. Binding first makes a taken port a one-line error."""
+    import uvicorn
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as error:
+        sock.close()
+        print(
+            f"error: cannot listen on {host}:{port} ({error.strerror}); pick another port with --port", file=sys.stderr
+        )
+        return 1
+    url = f"http://{host}:{sock.getsockname()[1]}"
+    playground = start_session(url)
+    print(f"Slack playground: {url} (no Slack workspace needed; Ctrl+C to stop)", flush=True)
+    config = uvicorn.Config(create_asgi_app(playground), log_level="warning", timeout_graceful_shutdown=2)
+    uvicorn.Server(config).run(sockets=[sock])
+    return 0

@@ -1,0 +1,271 @@
+"""The playground's Slack side: it plays the workspace for the bot.
+
+Every user action becomes the request Slack would send (signed, API Gateway HTTP API 2.0 event)
+and goes through the Lambda entry point; the bot's Web API calls and response URL posts land
+in FakeSlack, whose conversation store is what the page draws. Everything is logged, secrets
+masked, for the inspector pane.
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import json
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl
+
+from bolt_app.local import slack_requests as sr
+from bolt_app.local.fake_slack import ApiCall, FakeSlack, ResponseUrlPost
+from bolt_app.local.playground.masking import mask
+
+logger = logging.getLogger(__name__)
+
+HUMAN_ID = "U0HUMAN001"
+HUMAN_NAME = "dwight"
+BOT_NAME = "chatops-bot"
+DM_CHANNEL = "D0PLAYDM01"
+GENERAL_CHANNEL = "C0GENERAL1"
+# Kept bounded: the page fetches it whole on every change.
+MAX_LOG_ENTRIES = 300
+
+# What Slack's composer turns into a link: a URL up to whitespace, minus trailing punctuation.
+_URL = re.compile(r"https?://[^\s<>]*[^\s<>.,;:!?)\]'\"]")
+
+LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+
+class PlaygroundError(ValueError):
+    """A user action the playground cannot turn into a Slack request (unknown channel, button, ...)."""
+
+
+@dataclass(frozen=True)
+class Channel:
+    id: str
+    name: str
+    is_im: bool
+
+
+CHANNELS = (Channel(DM_CHANNEL, BOT_NAME, True), Channel(GENERAL_CHANNEL, "general", False))
+
+
+class Playground:
+    def __init__(self, fake: FakeSlack, lambda_handler: LambdaHandler, signing_secret: str) -> None:
+        self.fake = fake
+        self.lambda_handler = lambda_handler
+        self.signing_secret = signing_secret
+        self.log: list[dict[str, Any]] = []
+        self._ids = itertools.count(1)
+        self._revision = 0
+        self._lock = threading.Lock()
+        # One request at a time, as one Lambda container serves them.
+        self._invoke_lock = threading.Lock()
+        fake.listeners.append(self._on_fake_slack)
+
+    def close(self) -> None:
+        if self._on_fake_slack in self.fake.listeners:
+            self.fake.listeners.remove(self._on_fake_slack)
+
+    # -- what the page shows ------------------------------------------------------------
+
+    def state(self) -> dict[str, Any]:
+        with self._lock:
+            log = [dict(entry) for entry in self.log]
+            revision = self._revision
+        return {
+            # Any change to the conversations or the log changes this number.
+            "version": self.fake.revision + revision,
+            "me": HUMAN_ID,
+            "users": {HUMAN_ID: HUMAN_NAME, self.fake.bot_user_id: BOT_NAME},
+            "bot_user_id": self.fake.bot_user_id,
+            "channels": [
+                {"id": c.id, "name": c.name, "is_im": c.is_im, "messages": self.fake.messages(c.id)} for c in CHANNELS
+            ],
+            "log": log,
+        }
+
+    # -- user actions -------------------------------------------------------------------
+
+    def send(self, channel: str, text: str, files: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        """The person sends a message (or a slash command, when it starts with `/`) in `channel`."""
+        target = _channel(channel)
+        text = text.strip()
+        if text.startswith("/") and not files:
+            command, _, argument = text.partition(" ")
+            return self._slash_command(target, command, argument.strip())
+        if not text and not files:
+            raise PlaygroundError("nothing to send")
+        return self._message(target, text, [_file(f) for f in files or []])
+
+    def click(self, channel: str, ts: str, action_id: str) -> dict[str, Any]:
+        """The person clicks the button `action_id` of the message `ts`."""
+        target = _channel(channel)
+        message = next((m for m in self.fake.messages(target.id) if m.get("ts") == ts), None)
+        if message is None:
+            raise PlaygroundError(f"no message {ts} in {target.name}")
+        try:
+            action = sr.button_click(message.get("blocks") or [], action_id)
+        except KeyError:
+            raise PlaygroundError(f"no button {action_id} in that message") from None
+        response_url = self.fake.new_response_url(channel=target.id, message_ts=ts, user=HUMAN_ID)
+        slack_message = {k: v for k, v in message.items() if k not in ("ephemeral", "ephemeral_to")}
+        payload = sr.block_actions(action, response_url=response_url, message=slack_message, channel=target.id)
+        payload["container"]["is_ephemeral"] = bool(message.get("ephemeral"))
+        if target.is_im:
+            payload["channel"] = {"id": target.id, "name": "directmessage"}
+        return self._invoke(f"block_actions {action_id}", sr.interactive_body(payload))
+
+    def _message(self, target: Channel, text: str, files: list[dict[str, Any]]) -> dict[str, Any]:
+        # What Slack's composer sends: URLs marked up as <url> in text, and as link elements in blocks.
+        markup = _URL.sub(lambda m: f"<{m.group(0)}>", text)
+        blocks = sr.rich_text_blocks(*_rich_text_parts(text)) if text else []
+        event = sr.dm_message(markup, user=HUMAN_ID, channel=target.id, files=files or None, blocks=blocks)
+        if not target.is_im:
+            event["channel_type"] = "channel"
+        self.fake.add_message(target.id, {k: v for k, v in event.items() if k not in ("channel", "event_ts")})
+        if not target.is_im:
+            # The bot subscribes to DMs only (message.im): Slack would send it nothing for this.
+            return {"sent": False, "reason": "the bot only receives direct messages and slash commands"}
+        return self._invoke(
+            "event message.im" + (" (file_share)" if files else ""), sr.json_body(sr.event_callback(event))
+        )
+
+    def _slash_command(self, target: Channel, command: str, argument: str) -> dict[str, Any]:
+        response_url = self.fake.new_response_url(channel=target.id, user=HUMAN_ID)
+        fields = sr.slash_command(command, argument, response_url=response_url, user=HUMAN_ID, channel=target.id)
+        if target.is_im:
+            fields["channel_name"] = "directmessage"
+        entry = self._invoke(f"command {command}", sr.form_body(fields))
+        self._show_command_answer(target, f"{command} {argument}".strip(), entry)
+        return entry
+
+    def _show_command_answer(self, target: Channel, invocation: str, entry: dict[str, Any]) -> None:
+        """What Slack does with a slash command's HTTP answer: a message, in channel or only to the invoker."""
+        status, body = entry["status"], entry["response_body"]
+        bot = {"user": self.fake.bot_user_id, "bot_id": self.fake.bot_id}
+        only_you = {"ephemeral": True, "ephemeral_to": HUMAN_ID}
+        if status != 200:
+            failure = f'`{invocation}` failed: the app answered HTTP {status} (Slack shows "dispatch_failed")'
+            self.fake.add_message(target.id, {"user": "USLACKBOT", "text": failure, **only_you})
+            return
+        if not body:
+            return  # an empty ack: nothing is shown
+        answer = body if isinstance(body, dict) else {"text": str(body)}
+        message = {
+            **bot,
+            "text": answer.get("text") or "",
+            **({"blocks": answer["blocks"]} if answer.get("blocks") else {}),
+        }
+        if answer.get("response_type") == "in_channel":
+            # Slack shows the invocation itself too when the answer is in channel.
+            self.fake.add_message(target.id, {"user": HUMAN_ID, "text": invocation})
+            self.fake.add_message(target.id, message)
+        else:
+            self.fake.add_message(target.id, {**message, **only_you})
+
+    # -- the request to the bot ---------------------------------------------------------
+
+    def _invoke(self, kind: str, body_and_type: tuple[str, str]) -> dict[str, Any]:
+        event = sr.signed_event(self.signing_secret, body_and_type)
+        entry: dict[str, Any] = {
+            "id": next(self._ids),
+            "type": "request",
+            "kind": kind,
+            "time": time.time(),
+            "status": None,
+            "ms": None,
+            "request": self._masked({"headers": event["headers"], "body": _parsed(*body_and_type)}),
+            "response_body": None,
+        }
+        self._append(entry)
+        with self._invoke_lock:
+            started = time.perf_counter()
+            try:
+                response = self.lambda_handler(event, sr.LambdaContext())
+            except Exception as error:
+                # What API Gateway does when the function raises: a 500, the trace in the logs.
+                logger.exception("the Lambda handler raised")
+                response = {"statusCode": 500, "body": f"handler raised {type(error).__name__}: {error}"}
+            elapsed = (time.perf_counter() - started) * 1000
+        body = response.get("body") or ""
+        if response.get("isBase64Encoded"):
+            body = base64.b64decode(body).decode("utf-8", "replace")
+        with self._lock:
+            entry.update(
+                status=response.get("statusCode"), ms=round(elapsed, 1), response_body=self._masked(_json_or_text(body))
+            )
+            self._revision += 1
+        return dict(entry)
+
+    def _on_fake_slack(self, item: ApiCall | ResponseUrlPost) -> None:
+        if isinstance(item, ApiCall):
+            record = {
+                "type": "api",
+                "method": item.method,
+                "args": item.args,
+                "token": item.token,
+                "answer": item.answer,
+            }
+        else:
+            record = {"type": "response_url", "payload": item.payload, "context": item.context}
+        self._append({"id": next(self._ids), "time": time.time(), **self._masked(record)})
+
+    def _append(self, entry: dict[str, Any]) -> None:
+        with self._lock:
+            self.log.append(entry)
+            del self.log[:-MAX_LOG_ENTRIES]
+            self._revision += 1
+
+    def _masked(self, value: Any) -> Any:
+        return mask(value, secrets=(self.signing_secret, self.fake.bot_token))
+
+
+def _channel(channel_id: str) -> Channel:
+    for channel in CHANNELS:
+        if channel.id == channel_id:
+            return channel
+    raise PlaygroundError(f"unknown channel {channel_id!r}")
+
+
+def _file(spec: dict[str, Any]) -> dict[str, Any]:
+    """Slack's file metadata for a file the person attached (only its name, type and size are sent)."""
+    name = spec.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise PlaygroundError("a file needs a name")
+    size = spec.get("size")
+    mimetype = spec.get("type") or "application/octet-stream"
+    return sr.file_metadata(name.strip(), str(mimetype), size if isinstance(size, int) and size >= 0 else 0)
+
+
+def _rich_text_parts(text: str) -> list[str | tuple[str, str]]:
+    parts: list[str | tuple[str, str]] = []
+    position = 0
+    for match in _URL.finditer(text):
+        if match.start() > position:
+            parts.append(text[position : match.start()])
+        parts.append((match.group(0), ""))
+        position = match.end()
+    if position < len(text):
+        parts.append(text[position:])
+    return parts
+
+
+def _parsed(body: str, content_type: str) -> Any:
+    if content_type == "application/json":
+        return json.loads(body)
+    fields = dict(parse_qsl(body, keep_blank_values=True))
+    if "payload" in fields:
+        fields["payload"] = json.loads(fields["payload"])
+    return fields
+
+
+def _json_or_text(body: str) -> Any:
+    try:
+        return json.loads(body) if body else ""
+    except ValueError:
+        return body
