@@ -1,0 +1,256 @@
+"""The playground in a real browser: the README walk-through, and the JS renderer of Slack messages."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bolt_app.blocks import DINNER_PICKER_BLOCKS, RESTAURANTS, dinner_pick_confirmation
+from tests.browser import launch_browser, offline
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parent.parent
+TIMEOUT_MS = 10_000
+
+
+@pytest.fixture(scope="module")
+def playground_url() -> Iterator[str]:
+    """`python -m bolt_app` with no Slack credentials, as `make run` starts it on a fresh machine."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bolt_app", "--port", "0"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        line = process.stdout.readline()
+        match = re.search(r"http://127\.0\.0\.1:\d+", line)
+        assert match, f"no URL in {line!r}"
+        yield match.group(0)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    yield from launch_browser()
+
+
+def _open(browser: Any, url: str) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1500, "height": 950})
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    offline(page, url)
+    page.goto(url)
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def page(browser: Any, playground_url: str) -> Iterator[Any]:
+    yield from _open(browser, playground_url)
+
+
+@pytest.fixture(scope="module")
+def renderer(browser: Any, playground_url: str) -> Iterator[Any]:
+    """One page for the renderer's tests: they only call render.js, and leave the page as it was."""
+    yield from _open(browser, playground_url)
+
+
+def _send(page: Any, text: str) -> None:
+    page.fill("#message-input", text)
+    page.press("#message-input", "Enter")
+
+
+def _bot_messages(page: Any) -> Any:
+    return page.locator("#messages .sk-from-bot")
+
+
+def test_walk_through_dm_file_link_test_and_click(page: Any) -> None:
+    from playwright.sync_api import expect
+
+    # 1. A DM is echoed.
+    expect(page.locator("#conversation-title")).to_have_text("chatops-bot")
+    _send(page, "hello *bot*")
+    expect(_bot_messages(page).last.locator(".sk-message-body")).to_have_text("Echo: hello bot")
+    expect(_bot_messages(page).last.locator(".sk-message-body b")).to_have_text("bot")  # mrkdwn drawn
+
+    # 2. An attached file is acknowledged by name (only its metadata is sent).
+    page.set_input_files(
+        "#file-input", files=[{"name": "report.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.4 test"}]
+    )
+    expect(page.locator("#attachments")).to_contain_text("report.pdf")
+    page.click("#send")
+    expect(_bot_messages(page).last).to_contain_text("Received 1 file: report.pdf")
+    expect(page.locator("#messages .sk-from-person .sk-file-name").last).to_have_text("report.pdf")
+
+    # 3. A pasted link is acknowledged.
+    _send(page, "docs at https://example.com/docs")
+    expect(_bot_messages(page).last).to_contain_text("Received 1 link: https://example.com/docs")
+    expect(_bot_messages(page).last.locator("a.sk-link").first).to_have_attribute("href", "https://example.com/docs")
+
+    # 4. /test in #general shows the picker: both restaurants, their buttons, images as alt text offline.
+    page.click("[data-channel=C0GENERAL1]")
+    expect(page.locator("#conversation-title")).to_have_text("# general")
+    _send(page, "/test")
+    picker = _bot_messages(page).last
+    for restaurant in RESTAURANTS:
+        expect(picker.locator(".sk-section b", has_text=restaurant.name)).to_be_visible()
+        expect(picker.locator(".sk-button", has_text=restaurant.choice)).to_be_visible()
+    expect(picker.locator(".sk-img-alt", has_text="alt text for image")).to_have_count(2)
+    expect(picker.locator(".sk-emoji")).to_have_count(8)
+    page.screenshot(path=os.environ.get("PLAYGROUND_SCREENSHOT", str(ROOT / ".pytest_cache" / "playground.png")))
+    picker_ts = picker.get_attribute("data-ts")
+
+    # 5. A click replaces the picker, in place, with the confirmation; the buttons are gone.
+    picker.locator(".sk-button", has_text="Farmhouse").click()
+    replaced = page.locator(f'#messages .sk-message[data-ts="{picker_ts}"]')
+    expect(replaced).to_contain_text("@dwight picked Farmhouse Thai Cuisine")
+    expect(replaced.locator(".sk-mention")).to_have_text("@dwight")
+    expect(replaced.locator(".sk-button")).to_have_count(0)
+    expect(_bot_messages(page)).to_have_count(1)
+
+    # The inspector shows every request (kind, status, time) and Web API call, secrets masked.
+    log = page.locator("#log")
+    expect(log.locator(".pg-log-request", has_text="command /test")).to_contain_text("200")
+    expect(log.locator(".pg-log-request", has_text="block_actions")).to_contain_text("ms")
+    expect(log.locator(".pg-log-api", has_text="chat.postMessage")).to_have_count(3)
+    expect(log.locator(".pg-log-response_url", has_text="replace_original")).to_have_count(1)
+    for details in log.locator("details").all():
+        details.evaluate("d => d.open = true")
+    inspector = log.inner_text()
+    assert '"x-slack-signature": "••••••"' in inspector
+    assert '"token": "••••••"' in inspector
+    assert re.search(r"xoxb-[0-9a-z-]{8,}", inspector) is None, "a bot token leaked into the inspector"
+
+
+# -- the renderer, a pure module, called in the page ---------------------------------------------
+
+USERS = {"U0HUMAN001": "dwight", "U0FAKEBOT1": "chatops-bot"}
+
+
+def _render(page: Any, function: str, *args: Any) -> str:
+    return page.evaluate(
+        "async ([fn, args]) => (await import('/static/render.js'))[fn](...args)", [function, [*args, {"users": USERS}]]
+    )
+
+
+@pytest.mark.parametrize(
+    ("mrkdwn", "expected"),
+    [
+        ("*bold* text", "<b>bold</b> text"),
+        ("an _italic_ word", "an <i>italic</i> word"),
+        ("~struck~", "<s>struck</s>"),
+        ("run `make test`", 'run <code class="sk-code">make test</code>'),
+        ("```a *b*```", '<pre class="sk-pre">a *b*</pre>'),
+        (
+            "<https://example.com|Example>",
+            '<a class="sk-link" href="https://example.com" target="_blank" rel="noopener noreferrer">Example</a>',
+        ),
+        (
+            "<https://example.com/a?b=1&amp;c=2>",
+            '<a class="sk-link" href="https://example.com/a?b=1&amp;c=2" target="_blank" rel="noopener noreferrer">'
+            "https://example.com/a?b=1&amp;c=2</a>",
+        ),
+        ("<@U0HUMAN001> picked", '<span class="sk-mention" data-user-id="U0HUMAN001">@dwight</span> picked'),
+        ("<@U0NOBODY1>", '<span class="sk-mention" data-user-id="U0NOBODY1">@U0NOBODY1</span>'),
+        (
+            ":star::star:",
+            '<span class="sk-emoji" title=":star:">⭐</span><span class="sk-emoji" title=":star:">⭐</span>',
+        ),
+        (":no_such_emoji:", ":no_such_emoji:"),
+        ("snake_case_name and 2*3*4", "snake_case_name and 2*3*4"),
+        ("line one\nline two", "line one<br>line two"),
+        ("chili &amp; rice &lt;b&gt;", "chili &amp; rice &lt;b&gt;"),
+        ("<script>alert(1)</script>", "&lt;script&gt;alert(1)&lt;/script&gt;"),
+        ("<javascript:alert(1)|click>", "&lt;javascript:alert(1)|click&gt;"),
+    ],
+)
+def test_mrkdwn(renderer: Any, mrkdwn: str, expected: str) -> None:
+    assert _render(renderer, "renderMrkdwn", mrkdwn) == expected
+
+
+def _block_types(blocks: list[dict]) -> set[str]:
+    return {b["type"] for b in blocks}
+
+
+def test_every_block_type_the_bot_sends_is_drawn(renderer: Any) -> None:
+    confirmation = dinner_pick_confirmation("U0HUMAN001", RESTAURANTS[0])[1]
+    sent = DINNER_PICKER_BLOCKS + confirmation
+    for block_type in _block_types(sent):
+        html = _render(renderer, "renderBlocks", [b for b in sent if b["type"] == block_type])
+        assert "sk-unsupported" not in html, block_type
+
+    html = _render(renderer, "renderBlocks", DINNER_PICKER_BLOCKS)
+    assert html.count('<hr class="sk-block sk-divider">') == 2
+    assert html.count('alt="alt text for image"') == 2
+    for restaurant in RESTAURANTS:
+        assert f'src="{restaurant.image_url}"' in html
+        assert f"<b>{restaurant.name}</b>" in html
+        assert f'data-action-id="{restaurant.action_id}"' in html
+        assert f'data-value="{restaurant.choice}"' in html
+    assert "<b>Michael Scott</b>" in html
+    assert html.count("⭐") == 8
+    assert 'data-block-id="dinner_picker"' in html
+
+
+def test_context_image_and_unknown_blocks(renderer: Any) -> None:
+    blocks = [
+        {
+            "type": "context",
+            "elements": [
+                {"type": "image", "image_url": "https://example.com/i.png", "alt_text": "tiny"},
+                {"type": "mrkdwn", "text": "*ctx*"},
+                {"type": "plain_text", "text": "plain *not bold* :star:", "emoji": True},
+            ],
+        },
+        {
+            "type": "image",
+            "image_url": "https://example.com/big.png",
+            "alt_text": "a chart",
+            "title": {"type": "plain_text", "text": "Chart"},
+        },
+        {"type": "section", "fields": [{"type": "mrkdwn", "text": "_f1_"}, {"type": "plain_text", "text": "f2"}]},
+        {"type": "video", "title": {"type": "plain_text", "text": "v"}},
+    ]
+    html = _render(renderer, "renderBlocks", blocks)
+    assert '<img class="sk-context-image" src="https://example.com/i.png" alt="tiny"' in html
+    assert "<span><b>ctx</b></span>" in html
+    assert '<span>plain *not bold* <span class="sk-emoji" title=":star:">⭐</span></span>' in html
+    assert '<figcaption class="sk-image-title">Chart</figcaption>' in html
+    assert 'alt="a chart"' in html
+    assert '<div class="sk-field"><i>f1</i></div><div class="sk-field">f2</div>' in html
+    assert "[unsupported block: video]" in html
+
+
+def test_image_that_cannot_load_shows_its_alt_text(page: Any) -> None:
+    message = {
+        "type": "message",
+        "ts": "1.000001",
+        "bot_id": "B1",
+        "user": "U0FAKEBOT1",
+        "text": "x",
+        "blocks": [{"type": "image", "image_url": "https://unreachable.invalid/a.png", "alt_text": "the alt text"}],
+    }
+    page.evaluate(
+        "async (m) => { const r = await import('/static/render.js');"
+        " document.querySelector('#messages').insertAdjacentHTML('beforeend', r.renderMessage(m, {})); }",
+        message,
+    )
+    from playwright.sync_api import expect
+
+    expect(page.locator("#messages .sk-img-alt", has_text="the alt text")).to_be_visible()
+    assert json.dumps(message)  # the message itself is left untouched
