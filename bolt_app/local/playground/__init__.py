@@ -47,6 +47,8 @@ def serve(host: str = "127.0.0.1", port: int = 3000) -> int:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
+        # Listening before the URL is printed: early visitors wait in the backlog, not "connection refused".
+        sock.listen(128)
     except OSError as error:
         sock.close()
         print(

@@ -1,0 +1,241 @@
+"""The playground's endpoints, through the real Lambda handler and the fake Slack (no browser)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bolt_app.blocks import RESTAURANTS
+from bolt_app.local.fake_slack import FakeSlack, serve_asgi_in_thread
+from bolt_app.local.playground import Playground, create_asgi_app
+from bolt_app.local.playground.masking import MASK, mask
+from bolt_app.local.playground.session import DM_CHANNEL, GENERAL_CHANNEL, HUMAN_ID
+from tests.conftest import BOT_TOKEN, SIGNING_SECRET
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def playground(lambda_module: Any, slack: FakeSlack) -> Iterator[Playground]:
+    playground = Playground(slack, lambda_module.handler, SIGNING_SECRET)
+    yield playground
+    playground.close()
+
+
+@pytest.fixture
+def server(playground: Playground) -> Iterator[str]:
+    # The session's fake Slack is already served on its own port: the page's API is enough here.
+    with serve_asgi_in_thread(create_asgi_app(playground, mount_fake_slack=False)) as base_url:
+        yield base_url
+
+
+def _request(url: str, body: Any = None) -> tuple[int, Any]:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, headers={"content-type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=20) as response:
+            status, raw = response.status, response.read()
+    except urllib.error.HTTPError as error:
+        status, raw = error.code, error.read()
+    try:
+        return status, json.loads(raw)
+    except ValueError:
+        return status, raw.decode()
+
+
+def _send(server: str, text: str, channel: str = DM_CHANNEL, files: list | None = None) -> dict[str, Any]:
+    status, answer = _request(server + "/playground/messages", {"channel": channel, "text": text, "files": files or []})
+    assert status == 200, answer
+    return answer
+
+
+def _messages(server: str, channel: str) -> list[dict[str, Any]]:
+    status, state = _request(server + "/playground/state")
+    assert status == 200
+    return next(c for c in state["channels"] if c["id"] == channel)["messages"]
+
+
+def test_the_page_and_its_assets_are_served(server):
+    status, html = _request(server + "/")
+    assert status == 200 and '<script type="module" src="/static/app.js">' in html
+    for asset in ("app.js", "render.js", "playground.css"):
+        assert _request(server + "/static/" + asset)[0] == 200
+
+
+def test_a_dm_goes_through_the_handler_and_the_echo_lands_in_the_conversation(server, slack):
+    answer = _send(server, "hello *bot*")
+
+    assert (answer["kind"], answer["status"]) == ("event message.im", 200)
+    assert answer["request"]["body"]["event"]["channel_type"] == "im"
+    person, bot = _messages(server, DM_CHANNEL)
+    assert (person["user"], person["text"]) == (HUMAN_ID, "hello *bot*")
+    assert (bot["bot_id"], bot["text"]) == (slack.bot_id, "Echo: hello *bot*")
+    assert [c.args["text"] for c in slack.calls_to("chat.postMessage")] == ["Echo: hello *bot*"]
+
+
+def test_attached_files_are_sent_as_metadata_and_acknowledged_by_name(server, slack):
+    files = [{"name": "report.pdf", "type": "application/pdf", "size": 1234}, {"name": "chart.png", "size": 9}]
+    answer = _send(server, "", files=files)
+
+    event = answer["request"]["body"]["event"]
+    assert event["subtype"] == "file_share"
+    assert [(f["name"], f["mimetype"], f["size"]) for f in event["files"]] == [
+        ("report.pdf", "application/pdf", 1234),
+        ("chart.png", "application/octet-stream", 9),
+    ]
+    assert _messages(server, DM_CHANNEL)[-1]["text"] == "Received 2 files: report.pdf, chart.png"
+
+
+def test_a_link_is_sent_as_slack_markup_and_a_rich_text_link_and_acknowledged(server):
+    answer = _send(server, "see https://example.com/a?b=1.")
+
+    event = answer["request"]["body"]["event"]
+    assert event["text"] == "see <https://example.com/a?b=1>."
+    links = [e for e in event["blocks"][0]["elements"][0]["elements"] if e["type"] == "link"]
+    assert links == [{"type": "link", "url": "https://example.com/a?b=1"}]
+    assert _messages(server, DM_CHANNEL)[-1]["text"].endswith("Received 1 link: https://example.com/a?b=1")
+
+
+def test_slash_test_then_a_click_replaces_the_picker(server, slack):
+    answer = _send(server, "/test", channel=GENERAL_CHANNEL)
+    assert (answer["kind"], answer["status"]) == ("command /test", 200)
+    assert answer["request"]["body"]["response_url"].startswith(slack.base_url + "/response/")
+
+    invocation, picker = _messages(server, GENERAL_CHANNEL)
+    assert invocation["text"] == "/test"  # in_channel answers show the command too
+    assert not picker.get("ephemeral")
+    buttons = {e["value"]: e["action_id"] for e in picker["blocks"][-1]["elements"]}
+    assert set(buttons) == {r.choice for r in RESTAURANTS}
+
+    status, click = _request(
+        server + "/playground/actions",
+        {"channel": GENERAL_CHANNEL, "ts": picker["ts"], "action_id": buttons["Ler Ros"]},
+    )
+    assert (status, click["status"]) == (200, 200)
+    assert click["request"]["body"]["payload"]["type"] == "block_actions"
+    [replaced] = _messages(server, GENERAL_CHANNEL)[1:]
+    assert replaced["ts"] == picker["ts"]
+    assert replaced["text"] == f"<@{HUMAN_ID}> picked *Ler Ros*"
+    assert all(b["type"] != "actions" for b in replaced["blocks"])
+
+
+def test_an_unknown_command_is_shown_as_failed_only_to_the_person(server):
+    answer = _send(server, "/nope now", channel=GENERAL_CHANNEL)
+    assert answer["status"] == 404  # Bolt: no listener
+    [failure] = _messages(server, GENERAL_CHANNEL)
+    assert failure["ephemeral"] is True and "/nope now" in failure["text"] and "404" in failure["text"]
+
+
+def test_channel_messages_are_not_sent_to_a_bot_that_subscribes_to_dms_only(server, slack):
+    assert _send(server, "hello channel", channel=GENERAL_CHANNEL)["sent"] is False
+    assert [m["text"] for m in _messages(server, GENERAL_CHANNEL)] == ["hello channel"]
+    assert slack.calls == []
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/playground/messages", {"channel": "C0NOWHERE1", "text": "x"}),
+        ("/playground/messages", {"channel": DM_CHANNEL, "text": "  "}),
+        ("/playground/messages", {"channel": DM_CHANNEL, "text": 5}),
+        ("/playground/messages", {"channel": DM_CHANNEL, "text": "", "files": [{"size": 1}]}),
+        ("/playground/messages", [1]),
+        ("/playground/actions", {"channel": DM_CHANNEL, "ts": "1.2", "action_id": "x"}),
+    ],
+)
+def test_bad_page_requests_get_400_with_a_reason(server, path, body):
+    status, answer = _request(server + path, body)
+    assert status == 400 and answer["error"]
+
+
+def test_the_log_has_requests_and_web_api_calls_with_secrets_masked(server, playground):
+    _send(server, "hello")
+    _, state = _request(server + "/playground/state")
+
+    request, api_call = state["log"]
+    assert (request["type"], request["status"]) == ("request", 200)
+    assert request["ms"] > 0
+    assert request["request"]["headers"]["x-slack-signature"] == MASK
+    assert request["request"]["body"]["token"] == MASK  # the legacy verification token
+    assert (api_call["type"], api_call["method"], api_call["token"]) == ("api", "chat.postMessage", MASK)
+    assert api_call["answer"]["ok"] is True
+    text = json.dumps(state)
+    assert BOT_TOKEN not in text and SIGNING_SECRET not in text
+    assert re.search(r"v0=[0-9a-f]{64}", text) is None
+
+
+def test_mask_hides_tokens_anywhere_and_known_secrets():
+    masked = mask(
+        {"Authorization": "Bearer xoxb-1-2-abc", "note": "use xapp-1-A-2-f00 or s3cret", "n": 1, "token": ""},
+        secrets=["s3cret"],
+    )
+    assert masked == {"Authorization": MASK, "note": f"use xapp-{MASK} or {MASK}", "n": 1, "token": ""}
+
+
+# -- python -m bolt_app: the playground is the default without credentials -------------------------
+
+
+def _env(**overrides: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
+    env.update(overrides)
+    return env
+
+
+def test_no_credentials_starts_the_playground_and_prints_its_url():
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bolt_app", "--port", "0"],
+        cwd=ROOT,
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        url = re.search(r"http://127\.0\.0\.1:\d+", process.stdout.readline())
+        assert url, "no URL printed"
+        status, html = _request(url.group(0) + "/")
+        assert status == 200 and "Slack playground" in html
+        # The bot talks to the playground's own Web API: auth.test answers there with the session token.
+        assert _request(url.group(0) + "/slack/api/auth.test", {}) == (200, {"ok": False, "error": "not_authed"})
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_a_taken_port_is_one_clear_line():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "bolt_app", "--port", str(port)],
+            cwd=ROOT,
+            env=_env(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"error: cannot listen on 127.0.0.1:{port} (Address already in use); pick another port with --port"
+    ]
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_the_lambda_handler_never_imports_the_playground():
+    code = "import sys, handler; print(sorted(m for m in sys.modules if 'playground' in m or m == 'starlette'))"
+    env = _env(SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_SIGNING_SECRET=SIGNING_SECRET)
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
