@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -120,17 +122,27 @@ def test_socket_mode_is_chosen_when_an_app_token_is_set(slack):
         process.wait(timeout=10)
 
 
-def test_missing_token_stops_start_up_with_one_line():
+@pytest.mark.parametrize(
+    ("given", "missing"),
+    [
+        ({"SLACK_SIGNING_SECRET": SIGNING_SECRET}, "SLACK_BOT_TOKEN"),
+        ({"SLACK_BOT_TOKEN": BOT_TOKEN}, "SLACK_SIGNING_SECRET"),
+        ({"SLACK_APP_TOKEN": "xapp-1-test-app-token"}, "SLACK_BOT_TOKEN"),
+    ],
+)
+def test_half_set_credentials_stop_start_up_with_one_line(given, missing):
+    # With no credentials at all `python -m bolt_app` starts the playground (tests/test_playground.py).
+    # Some set means a real Slack was meant: report what is missing rather than fall back silently.
     result = subprocess.run(
-        [sys.executable, "-m", "bolt_app"],
+        [sys.executable, "-m", "bolt_app", "--port", "0"],
         cwd=ROOT,
-        env=_env(SLACK_SIGNING_SECRET=SIGNING_SECRET),
+        env=_env(**given),
         capture_output=True,
         text=True,
         timeout=60,
     )
     assert result.returncode == 2
-    assert result.stderr.strip() == "error: SLACK_BOT_TOKEN is not set"
+    assert result.stderr.strip() == f"error: {missing} is not set"
     assert "Traceback" not in result.stdout + result.stderr
 
 
@@ -146,3 +158,56 @@ def test_lambda_handler_without_configuration_answers_500_not_a_crash():
     assert '"statusCode": 500' in result.stdout
     assert "SLACK_BOT_TOKEN is not set" in result.stdout + result.stderr
     assert "Traceback" not in result.stdout + result.stderr
+
+
+# -- python -m bolt_app: the playground is the default without credentials -------------------------
+
+
+def test_no_credentials_starts_the_playground_and_prints_its_url():
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bolt_app", "--port", "0"],
+        cwd=ROOT,
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        url = re.search(r"http://127\.0\.0\.1:\d+", process.stdout.readline())
+        assert url, "no URL printed"
+        with urllib.request.urlopen(url.group(0) + "/", timeout=10) as page:
+            assert "Slack playground" in page.read().decode()
+        # The fake Web API is served on the same port, where SLACK_API_URL points the bot.
+        with urllib.request.urlopen(url.group(0) + "/slack/api/auth.test", data=b"", timeout=10) as answer:
+            assert json.loads(answer.read()) == {"ok": False, "error": "not_authed"}
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_a_taken_port_is_one_clear_line():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "bolt_app", "--port", str(port)],
+            cwd=ROOT,
+            env=_env(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"error: cannot listen on 127.0.0.1:{port} (Address already in use); pick another port with --port"
+    ]
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_the_lambda_handler_never_imports_the_playground():
+    code = "import sys, handler; print(sorted(m for m in sys.modules if 'playground' in m or m == 'starlette'))"
+    env = _env(SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_SIGNING_SECRET=SIGNING_SECRET)
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

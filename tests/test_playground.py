@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import socket
-import subprocess
-import sys
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -181,61 +177,3 @@ def test_mask_hides_tokens_anywhere_and_known_secrets():
         secrets=["s3cret"],
     )
     assert masked == {"Authorization": MASK, "note": f"use xapp-{MASK} or {MASK}", "n": 1, "token": ""}
-
-
-# -- python -m bolt_app: the playground is the default without credentials -------------------------
-
-
-def _env(**overrides: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
-    env.update(overrides)
-    return env
-
-
-def test_no_credentials_starts_the_playground_and_prints_its_url():
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bolt_app", "--port", "0"],
-        cwd=ROOT,
-        env=_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        url = re.search(r"http://127\.0\.0\.1:\d+", process.stdout.readline())
-        assert url, "no URL printed"
-        status, html = _request(url.group(0) + "/")
-        assert status == 200 and "Slack playground" in html
-        # The bot talks to the playground's own Web API: auth.test answers there with the session token.
-        assert _request(url.group(0) + "/slack/api/auth.test", {}) == (200, {"ok": False, "error": "not_authed"})
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-
-
-def test_a_taken_port_is_one_clear_line():
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        port = taken.getsockname()[1]
-        result = subprocess.run(
-            [sys.executable, "-m", "bolt_app", "--port", str(port)],
-            cwd=ROOT,
-            env=_env(),
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-    assert result.returncode == 1
-    assert result.stderr.strip().splitlines() == [
-        f"error: cannot listen on 127.0.0.1:{port} (Address already in use); pick another port with --port"
-    ]
-    assert "Traceback" not in result.stdout + result.stderr
-
-
-def test_the_lambda_handler_never_imports_the_playground():
-    code = "import sys, handler; print(sorted(m for m in sys.modules if 'playground' in m or m == 'starlette'))"
-    env = _env(SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_SIGNING_SECRET=SIGNING_SECRET)
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "[]"
