@@ -126,11 +126,24 @@ def test_slash_test_then_a_click_replaces_the_picker(server, slack):
     assert all(b["type"] != "actions" for b in replaced["blocks"])
 
 
-def test_an_unknown_command_is_shown_as_failed_only_to_the_person(server):
+def test_an_unknown_command_gets_the_bots_quiet_ack_and_nothing_is_shown(server):
     answer = _send(server, "/nope now", channel=GENERAL_CHANNEL)
-    assert answer["status"] == 404  # Bolt: no listener
-    [failure] = _messages(server, GENERAL_CHANNEL)
-    assert failure["ephemeral"] is True and "/nope now" in failure["text"] and "404" in failure["text"]
+    assert answer["status"] == 200  # the catch-all acks: Slack would retry nothing
+    assert _messages(server, GENERAL_CHANNEL) == []
+
+
+def test_a_failing_handler_is_shown_as_a_failed_command_only_to_the_person(slack):
+    def crashing_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        raise RuntimeError("boom")
+
+    playground = Playground(slack, crashing_handler, SIGNING_SECRET)
+    try:
+        entry = playground.send(GENERAL_CHANNEL, "/test now")
+    finally:
+        playground.close()
+    assert (entry["status"], entry["response_body"]) == (500, "handler raised RuntimeError: boom")
+    [failure] = slack.messages(GENERAL_CHANNEL)
+    assert failure["ephemeral"] is True and "/test now" in failure["text"] and "HTTP 500" in failure["text"]
 
 
 def test_channel_messages_are_not_sent_to_a_bot_that_subscribes_to_dms_only(server, slack):

@@ -18,8 +18,9 @@ from bolt_app.local.playground.session import Playground
 
 __all__ = ["Playground", "create_asgi_app", "serve", "start_session"]
 
-# Settings the playground replaces for the bot: it must talk to the playground and nowhere else.
-_REAL_SLACK_SETTINGS = ("SLACK_APP_TOKEN", "SLACK_SECRET_ARN", "SLACK_BOT_ID", "SLACK_BOT_USER_ID")
+# Deployment settings the playground drops: the bot must talk to the playground and nowhere else
+# (no Secrets Manager, no DynamoDB: exactly-once records stay in memory).
+_REAL_SLACK_SETTINGS = ("SLACK_APP_TOKEN", "SLACK_SECRET_ARN", "SLACK_BOT_ID", "SLACK_BOT_USER_ID", "IDEMPOTENCY_TABLE")
 
 
 def start_session(base_url: str) -> Playground:
