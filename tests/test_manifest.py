@@ -33,7 +33,8 @@ def render(capsys: pytest.CaptureFixture[str], *argv: str) -> dict[str, Any]:
 
 def test_manifest_json_has_what_the_bot_needs() -> None:
     manifest = json.loads((ROOT / "manifest.json").read_text())
-    assert sorted(manifest["oauth_config"]["scopes"]["bot"]) == sorted(["chat:write", "im:history", "im:read", "commands"])
+    scopes = manifest["oauth_config"]["scopes"]["bot"]
+    assert sorted(scopes) == sorted(["chat:write", "im:history", "im:read", "commands"])
     settings = manifest["settings"]
     assert settings["event_subscriptions"]["bot_events"] == ["message.im"]
     assert settings["interactivity"]["is_enabled"] is True

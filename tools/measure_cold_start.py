@@ -24,8 +24,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bolt_app.local import slack_requests as sr  # noqa: E402
-from bolt_app.local.fake_slack import FakeSlack  # noqa: E402
+from bolt_app.local import slack_requests as sr
+from bolt_app.local.fake_slack import FakeSlack
 
 BOT_TOKEN = "xoxb-measure-0000000000-token"
 SIGNING_SECRET = "measure-signing-secret"
@@ -61,7 +61,9 @@ print(json.dumps({
 """
 
 
-def run_once(python: str, artifact: Path, event_file: Path, api_url: str, extra_path: str, bytecode: bool) -> dict[str, Any]:
+def run_once(
+    python: str, artifact: Path, event_file: Path, api_url: str, extra_path: str, bytecode: bool
+) -> dict[str, Any]:
     env = {
         "PATH": os.environ.get("PATH", ""),
         "PYTHONPATH": os.pathsep.join(p for p in (str(artifact), extra_path) if p),
