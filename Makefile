@@ -4,7 +4,18 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint clean
+# The SAM CLI and cfn-lint pin their own boto3/botocore: they get a virtualenv of their own,
+# shared by every `make test` (whatever PYTHON/VENV it runs with).
+DEPLOY_PYTHON ?= python3
+DEPLOY_VENV ?= .venv-deploy
+DEPLOY_BIN := $(DEPLOY_VENV)/bin
+
+# Lambda runs python3.13: the artifact's bytecode must be compiled by a 3.13 interpreter.
+# First python3.13 that really runs (a pyenv shim may not): PATH, then pyenv's versions.
+PYTHON313 ?= $(shell for p in python3.13 $$(pyenv root 2>/dev/null)/versions/3.13*/bin/python3.13; do \
+	"$$p" -c 'import sys; assert sys.version_info[:2] == (3, 13)' >/dev/null 2>&1 && { command -v "$$p"; break; }; done)
+
+.PHONY: run test lint manifest deploy-tools deploy-check build-SlackBotFunction clean
 
 $(BIN)/.local-deps: requirements.txt requirements-local.txt
 	$(PYTHON) -m venv $(VENV)
@@ -16,14 +27,56 @@ $(BIN)/.dev-deps: $(BIN)/.local-deps requirements-dev.txt
 	$(BIN)/python -m pip install -q -r requirements-dev.txt
 	touch $@
 
+$(DEPLOY_BIN)/.deploy-deps: requirements-deploy.txt
+	$(DEPLOY_PYTHON) -m venv $(DEPLOY_VENV)
+	$(DEPLOY_BIN)/python -m pip install -q --upgrade pip
+	$(DEPLOY_BIN)/python -m pip install -q -r requirements-deploy.txt
+	touch $@
+
 run: $(BIN)/.local-deps
 	$(BIN)/python -m bolt_app $(ARGS)
+
+# make manifest ARGS="--url https://…/slack/events"   (or ARGS=--socket-mode)
+manifest: $(BIN)/.local-deps
+	@$(BIN)/python -m bolt_app manifest $(ARGS)
 
 lint: $(BIN)/.dev-deps
 	$(BIN)/ruff check .
 
-test: lint
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+# The deploy checks (tests/test_deploy.py) run the SAM CLI and cfn-lint from their own virtualenv.
+test: lint $(DEPLOY_BIN)/.deploy-deps
+	DEPLOY_BIN="$(abspath $(DEPLOY_BIN))" $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# `sam` and `cfn-lint` on your PATH for deploying: `make deploy-tools && . .venv-deploy/bin/activate`.
+deploy-tools: $(DEPLOY_BIN)/.deploy-deps
+
+# Only the offline deploy checks: sam validate --lint, the transformed template, sam build, the manifest.
+deploy-check: $(BIN)/.dev-deps $(DEPLOY_BIN)/.deploy-deps
+	DEPLOY_BIN="$(abspath $(DEPLOY_BIN))" $(BIN)/python -m pytest tests/test_deploy.py tests/test_manifest.py $(PYTEST_ARGS)
+
+# Called by `sam build` (BuildMethod: makefile) with ARTIFACTS_DIR set; no Docker needed.
+# The artifact holds only what runs on Lambda: the runtime wheels for arm64/python3.13 (boto3 and
+# botocore come with the runtime), handler.py and bolt_app/ minus its local-only code, and bytecode
+# compiled for 3.13. /var/task is read-only, so without .pyc files every cold start recompiles every
+# module; unchecked-hash .pyc files are used as they are, whatever mtimes the zip round trip leaves.
+# Their paths (in tracebacks) read /var/task/..., where Lambda unpacks the artifact.
+build-SlackBotFunction:
+	@test -n "$(ARTIFACTS_DIR)" || { echo "error: ARTIFACTS_DIR is not set (run 'sam build')" >&2; exit 1; }
+	@test -n "$(PYTHON313)" || { echo "error: no working python3.13 found (Lambda's runtime compiles the bytecode);" \
+		"install it or pass PYTHON313=/path/to/python3.13" >&2; exit 1; }
+	"$(PYTHON313)" -m pip install --quiet --disable-pip-version-check --no-compile \
+		--platform manylinux2014_aarch64 --implementation cp --python-version 3.13 --only-binary=:all: \
+		--target "$(ARTIFACTS_DIR)" -r requirements.txt
+	@for pkg in boto3 botocore; do if [ -e "$(ARTIFACTS_DIR)/$$pkg" ]; then \
+		echo "error: $$pkg got into the artifact (a requirement pulls it in); the Lambda runtime provides it" >&2; \
+		exit 1; fi; done
+	rm -rf "$(ARTIFACTS_DIR)/bin"
+	cp handler.py "$(ARTIFACTS_DIR)/"
+	cp -R bolt_app "$(ARTIFACTS_DIR)/"
+	rm -rf "$(ARTIFACTS_DIR)/bolt_app/local" "$(ARTIFACTS_DIR)/bolt_app/__main__.py"
+	find "$(ARTIFACTS_DIR)" -name __pycache__ -type d -prune -exec rm -rf {} +
+	"$(PYTHON313)" -m compileall -q -j 0 -f --invalidation-mode unchecked-hash \
+		-s "$(ARTIFACTS_DIR)" -p /var/task "$(ARTIFACTS_DIR)"
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis .aws-sam
+	rm -rf $(VENV) $(DEPLOY_VENV) .pytest_cache .ruff_cache .hypothesis .aws-sam
