@@ -43,8 +43,9 @@ class Settings:
             return env.get(name, "").strip() or None
 
         secret_arn = optional("SLACK_SECRET_ARN")
-        if secret_arn and not (optional("SLACK_BOT_TOKEN") and optional("SLACK_SIGNING_SECRET")):
-            # On Lambda the credentials live in Secrets Manager; the environment stays the local path.
+        if secret_arn:
+            # On Lambda the credentials live in Secrets Manager, and the secret wins: a stale
+            # SLACK_BOT_TOKEN left in the function's environment must not silently override it.
             env = {**env, **_read_slack_secret(secret_arn)}
 
         api_url = optional("SLACK_API_URL") or DEFAULT_SLACK_API_URL

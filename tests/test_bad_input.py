@@ -217,10 +217,12 @@ def test_a_payload_bolt_cannot_read_gets_400_not_a_crash(invoke, slack):
     assert _nothing_sent(slack)
 
 
-def test_unknown_slash_command_gets_200(invoke, slack):
+def test_unknown_slash_command_gets_a_polite_ephemeral_answer(invoke, slack):
     response = invoke(signed(sr.form_body(sr.slash_command("/nobody", response_url=slack.new_response_url()))))
 
     assert response["statusCode"] == 200
+    # A plain-text answer to a slash command is shown to its author only.
+    assert response["body"] == "Sorry, I don't know /nobody yet."
     assert _nothing_sent(slack)
 
 

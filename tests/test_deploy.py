@@ -172,7 +172,10 @@ def test_role_is_least_privilege(cfn: dict[str, Any]) -> None:
     assert secret["Action"] in ("secretsmanager:GetSecretValue", ["secretsmanager:GetSecretValue"])
     table = grants[json.dumps({"Fn::GetAtt": ["IdempotencyTable", "Arn"]})]
     assert sorted(table["Action"]) == [
-        "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"
+        "dynamodb:DeleteItem",
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
     ]
     assert "*" not in json.dumps(statements)
 
@@ -258,8 +261,11 @@ def artifact(deploy_bin: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
     assert out.returncode == 0, out.stdout + out.stderr
     assert "Build Succeeded" in out.stdout
     # The built template, which `sam deploy` packages, points CodeUri at the artifact directory.
-    code_uris = [line.split(":", 1)[1].strip() for line in (build_dir / "template.yaml").read_text().splitlines()
-                 if line.strip().startswith("CodeUri:")]
+    code_uris = [
+        line.split(":", 1)[1].strip()
+        for line in (build_dir / "template.yaml").read_text().splitlines()
+        if line.strip().startswith("CodeUri:")
+    ]
     assert code_uris == [FUNCTION]
     yield build_dir / FUNCTION
 
@@ -280,7 +286,8 @@ def test_artifact_holds_only_what_runs_on_lambda(artifact: Path) -> None:
     assert not top & repo_files
     bolt_files = sorted(str(p.relative_to(artifact)) for p in (artifact / "bolt_app").rglob("*.py"))
     assert bolt_files == sorted(
-        str(p.relative_to(ROOT)) for p in (ROOT / "bolt_app").rglob("*.py")
+        str(p.relative_to(ROOT))
+        for p in (ROOT / "bolt_app").rglob("*.py")
         if "local" not in p.relative_to(ROOT).parts and p.name != "__main__.py"
     )
 
@@ -361,13 +368,25 @@ def _runtime_provided_dir(tmp_path: Path) -> Path:
 
 def test_cold_process_answers_a_dm_within_the_memory_size(artifact: Path, cfn: dict[str, Any], tmp_path: Path) -> None:
     out = subprocess.run(
-        [sys.executable, str(ROOT / "tools" / "measure_cold_start.py"), "--artifact", str(artifact),
-         "--python", _python313(), "--boto3-path", str(_runtime_provided_dir(tmp_path)), "--runs", "1"],
-        cwd=ROOT, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            str(ROOT / "tools" / "measure_cold_start.py"),
+            "--artifact",
+            str(artifact),
+            "--python",
+            _python313(),
+            "--boto3-path",
+            str(_runtime_provided_dir(tmp_path)),
+            "--runs",
+            "1",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert out.returncode == 0, out.stdout + out.stderr
     figures = json.loads(out.stdout.strip().splitlines()[-1])
     memory_size = cfn["Resources"][FUNCTION]["Properties"]["MemorySize"]
     # Headroom for the runtime itself and the AWS clients; MemorySize is chosen for CPU, not RSS.
     assert figures["peak_rss_mb_max"] * 2 < memory_size, figures
-

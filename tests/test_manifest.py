@@ -92,6 +92,10 @@ def test_socket_mode_variant_has_no_urls(capsys: pytest.CaptureFixture[str]) -> 
 def test_python_dash_m_bolt_app_manifest() -> None:
     out = subprocess.run(
         [sys.executable, "-m", "bolt_app", "manifest", "--url", URL],
-        cwd=ROOT, capture_output=True, text=True, timeout=60, check=True,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
     )
     assert set(all_urls(json.loads(out.stdout))) == {URL}

@@ -126,10 +126,12 @@ def test_slash_test_then_a_click_replaces_the_picker(server, slack):
     assert all(b["type"] != "actions" for b in replaced["blocks"])
 
 
-def test_an_unknown_command_gets_the_bots_quiet_ack_and_nothing_is_shown(server):
+def test_an_unknown_command_gets_the_bots_answer_shown_only_to_the_person(server):
     answer = _send(server, "/nope now", channel=GENERAL_CHANNEL)
-    assert answer["status"] == 200  # the catch-all acks: Slack would retry nothing
-    assert _messages(server, GENERAL_CHANNEL) == []
+    assert answer["status"] == 200  # the catch-all answers: Slack would retry nothing
+    [shown] = _messages(server, GENERAL_CHANNEL)
+    assert shown["text"] == "Sorry, I don't know /nope yet."
+    assert shown.get("ephemeral") is True
 
 
 def test_a_failing_handler_is_shown_as_a_failed_command_only_to_the_person(slack):

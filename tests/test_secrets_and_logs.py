@@ -158,3 +158,15 @@ def test_log_lines_carry_slack_correlation_keys(slack):
     assert handled["event_id"] == "Ev0CORRELATE1"
     assert handled["retry_num"] == 2
     assert handled["function_request_id"]  # Powertools' Lambda context injection
+
+
+def test_the_secret_wins_over_stale_environment_tokens(slack, slack_secret_arn):
+    env = lambda_env(slack, SLACK_SECRET_ARN=slack_secret_arn)
+    env["SLACK_BOT_TOKEN"], env["SLACK_SIGNING_SECRET"] = "xoxb-stale-token", "stale-secret"
+    with Container(env) as container:
+        response = container.invoke(
+            sr.signed_event(SIGNING_SECRET, sr.json_body(sr.event_callback(sr.dm_message("s"))))
+        )
+
+    assert response["statusCode"] == 200
+    assert {c.token for c in slack.calls_to("chat.postMessage")} == {BOT_TOKEN}

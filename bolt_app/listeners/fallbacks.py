@@ -16,7 +16,8 @@ _ANY = re.compile(".*")
 
 def register(app: App) -> None:
     app.event(_ANY)(ignore_event)
-    for listen in (app.action, app.command, app.shortcut, app.view_submission, app.view_closed, app.options):
+    app.command(_ANY)(answer_unknown_command)
+    for listen in (app.action, app.shortcut, app.view_submission, app.view_closed, app.options):
         listen(_ANY)(acknowledge_and_ignore)
 
 
@@ -27,3 +28,10 @@ def ignore_event(event: dict, logger: logging.Logger) -> None:
 def acknowledge_and_ignore(ack: Ack, logger: logging.Logger) -> None:
     ack()
     logger.debug("request ignored: no listener for it")
+
+
+def answer_unknown_command(ack: Ack, command: dict) -> None:
+    # Only the person who typed it sees this (an ack's text is ephemeral): a silent 200 would
+    # leave them wondering whether the bot is alive.
+    name = command.get("command") if isinstance(command.get("command"), str) else "that command"
+    ack(f"Sorry, I don't know {name} yet.")
