@@ -62,10 +62,10 @@ def _retry_after(response: HttpResponse) -> float:
     return 1.0
 
 
-class BudgetedRateLimitRetryHandler(RateLimitErrorRetryHandler):
-    """Waits out Retry-After only when the wait and one more call fit in the budget."""
+class _WithinBudget(RetryHandler):
+    """A retry starts only when its wait plus one more call fits in the request's budget."""
 
-    def _can_retry(
+    def can_retry(
         self,
         *,
         state: RetryState,
@@ -73,11 +73,18 @@ class BudgetedRateLimitRetryHandler(RateLimitErrorRetryHandler):
         response: HttpResponse | None = None,
         error: Exception | None = None,
     ) -> bool:
-        return (
-            response is not None
-            and response.status_code == 429
-            and _retry_after(response) + MIN_CALL_SECONDS < remaining_budget()
-        )
+        fits = self._wait_seconds(response) + MIN_CALL_SECONDS < remaining_budget()
+        return fits and super().can_retry(state=state, request=request, response=response, error=error)
+
+    def _wait_seconds(self, response: HttpResponse | None) -> float:
+        return RETRY_INTERVAL_SECONDS
+
+
+class BudgetedRateLimitRetryHandler(_WithinBudget, RateLimitErrorRetryHandler):
+    """429: waits out Retry-After, when that fits."""
+
+    def _wait_seconds(self, response: HttpResponse | None) -> float:
+        return _retry_after(response) if response is not None else 1.0
 
     def prepare_for_next_attempt(
         self,
@@ -87,41 +94,18 @@ class BudgetedRateLimitRetryHandler(RateLimitErrorRetryHandler):
         response: HttpResponse | None = None,
         error: Exception | None = None,
     ) -> None:
-        assert response is not None
         state.next_attempt_requested = True
-        # slack_sdk adds up to 1 s of jitter; a tenth is enough to spread one bot's retries.
-        time.sleep(_retry_after(response) + random.random() * 0.1)
+        # slack_sdk adds up to 1 s of jitter, more than the budget can spare; a tenth spreads retries enough.
+        time.sleep(self._wait_seconds(response) + random.random() * 0.1)
         state.increment_current_attempt()
 
 
-class BudgetedServerErrorRetryHandler(ServerErrorRetryHandler):
-    def _can_retry(
-        self,
-        *,
-        state: RetryState,
-        request: HttpRequest,
-        response: HttpResponse | None = None,
-        error: Exception | None = None,
-    ) -> bool:
-        return (
-            response is not None
-            and response.status_code in (500, 502, 503, 504)
-            and remaining_budget() > RETRY_INTERVAL_SECONDS + MIN_CALL_SECONDS
-        )
+class BudgetedServerErrorRetryHandler(_WithinBudget, ServerErrorRetryHandler):
+    """500 and 503, as slack_sdk's handler."""
 
 
-class BudgetedConnectionErrorRetryHandler(ConnectionErrorRetryHandler):
-    def _can_retry(
-        self,
-        *,
-        state: RetryState,
-        request: HttpRequest,
-        response: HttpResponse | None = None,
-        error: Exception | None = None,
-    ) -> bool:
-        return remaining_budget() > RETRY_INTERVAL_SECONDS + MIN_CALL_SECONDS and super()._can_retry(
-            state=state, request=request, response=response, error=error
-        )
+class BudgetedConnectionErrorRetryHandler(_WithinBudget, ConnectionErrorRetryHandler):
+    """Connection refused or reset before an answer."""
 
 
 def retry_handlers() -> list[RetryHandler]:
