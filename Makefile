@@ -15,7 +15,7 @@ DEPLOY_BIN := $(DEPLOY_VENV)/bin
 PYTHON313 ?= $(shell for p in python3.13 $$(pyenv root 2>/dev/null)/versions/3.13*/bin/python3.13; do \
 	"$$p" -c 'import sys; assert sys.version_info[:2] == (3, 13)' >/dev/null 2>&1 && { command -v "$$p"; break; }; done)
 
-.PHONY: run test lint manifest deploy-tools deploy-check build-SlackBotFunction clean
+.PHONY: run test lint manifest deploy-tools deploy-check build-SlackBotFunction bench clean
 
 $(BIN)/.local-deps: requirements.txt requirements-local.txt
 	$(PYTHON) -m venv $(VENV)
@@ -78,5 +78,14 @@ build-SlackBotFunction:
 	"$(PYTHON313)" -m compileall -q -j 0 -f --invalidation-mode unchecked-hash \
 		-s "$(ARTIFACTS_DIR)" -p /var/task "$(ARTIFACTS_DIR)"
 
+# The benchmark (README, "Performance") runs on Lambda's python3.13 (PYTHON313 above) when this
+# machine has one, in the same venv as .ci/run's 3.13 pass; else on $(PYTHON). `make bench ARGS=--quick`.
+BENCH_PYTHON ?= $(or $(PYTHON313),$(PYTHON))
+BENCH_VENV ?= $(if $(PYTHON313),.venv-py313,$(VENV))
+
+bench:
+	$(MAKE) --no-print-directory $(BENCH_VENV)/bin/.local-deps PYTHON=$(BENCH_PYTHON) VENV=$(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m bench $(ARGS)
+
 clean:
-	rm -rf $(VENV) $(DEPLOY_VENV) .pytest_cache .ruff_cache .hypothesis .aws-sam
+	rm -rf $(VENV) $(DEPLOY_VENV) .venv-py313 bench/results .pytest_cache .ruff_cache .hypothesis .aws-sam

@@ -1,0 +1,416 @@
+"""The benchmark: cold start, warm per-event cost and artifact size of the bot, each beside its floor.
+
+`make bench` (or `python -m bench`, from the repository root, in a venv with requirements-local.txt)
+prints a table and writes bench/results/latest.json. Every figure is the median of a fixed number of
+repetitions; floors are measured in the same run, interleaved with the bot, so that the noise of a
+shared machine hits both alike. It reports, it never asserts: the targets are read off the ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import compileall
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench import artifact
+from bench.common import BOT_TOKEN, SIGNING_SECRET, median, percentile, ratio, target_env
+from bolt_app.local import slack_requests as sr
+from bolt_app.local.fake_slack import FakeSlack
+
+REPO = Path(__file__).resolve().parents[1]
+BENCH_DIR = REPO / "bench"
+RESULTS = BENCH_DIR / "results"
+BOT, FLOOR = "handler", "floor_app"
+# A proposal measured without editing handler.py: Bolt's Lambda adapter taken from bolt_app.aws_lambda,
+# which defers boto3. The cold child imports it first, inside the timed import, as handler.py would.
+PROPOSAL = "handler+deferred_boto3"
+COLD_TARGETS: dict[str, tuple[str, str]] = {
+    BOT: ("handler", ""),
+    FLOOR: ("floor_app", ""),
+    PROPOSAL: ("handler", "bolt_app.aws_lambda"),
+}
+COLD_CHILD = BENCH_DIR / "cold_child.py"
+KINDS = ("dm", "command", "click")
+
+
+@dataclass(frozen=True)
+class Config:
+    cold_runs: int = 15
+    importtime_runs: int = 3
+    warm_events: int = 2000
+    warm_runs: int = 3
+    warm_warmup: int = 50
+    latency: float = 0.05
+    artifact: bool = True
+    proposal: bool = True
+    artifact_dir: Path | None = None
+
+
+QUICK = Config(cold_runs=5, importtime_runs=1, warm_events=500, warm_runs=1)
+
+
+# -- cold start ---------------------------------------------------------------------------
+
+
+def _child_env(api_url: str, preload: str = "") -> dict[str, str]:
+    env = target_env(api_url)
+    env["BENCH_PRELOAD"] = preload
+    # The repository root for `handler`; bench/ (the child's own directory) is sys.path[0] for `floor_app`.
+    env["PYTHONPATH"] = str(REPO)
+    return env
+
+
+def _signed_dm() -> dict[str, Any]:
+    return sr.signed_event(SIGNING_SECRET, sr.json_body(sr.event_callback(sr.dm_message("hello, cold start"))))
+
+
+def cold_once(label: str, fake: FakeSlack, workdir: Path, extra_args: tuple[str, ...] = ()) -> dict[str, Any]:
+    """One fresh interpreter: import the target, handle one signed DM. Wall time and rusage seen from here."""
+    target, preload = COLD_TARGETS[label]
+    event_file, result_file, stderr_file = (workdir / f"{label}.{n}" for n in ("event.json", "result.json", "err"))
+    event_file.write_text(json.dumps(_signed_dm()))
+    result_file.unlink(missing_ok=True)
+    fake.reset()
+    with stderr_file.open("w") as stderr:
+        start = time.perf_counter()
+        process = subprocess.Popen(
+            [sys.executable, *extra_args, str(COLD_CHILD), target, str(event_file), str(result_file)],
+            env=_child_env(fake.api_url, preload),
+            cwd=REPO,
+            stdout=subprocess.DEVNULL,  # Powertools' JSON logs and EMF metrics: written, not shown
+            stderr=stderr,
+        )
+        # wait4, not wait: the child's own peak RSS, not the maximum over every child so far.
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - start
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0 or not result_file.exists():
+        tail = stderr_file.read_text()[-2000:]
+        raise RuntimeError(f"cold start of {target} failed (exit {process.returncode}):\n{tail}")
+    child = json.loads(result_file.read_text())
+    calls = [c.method for c in fake.calls] + ["response_url"] * len(fake.response_posts)
+    return {
+        "wall_s": wall,
+        "import_s": child["import_s"],
+        "first_event_s": child["first_event_s"],
+        "status": child["status"],
+        "modules_loaded": child["modules_loaded"],
+        "watched_loaded": child["watched_loaded"],
+        # ru_maxrss is in KiB on Linux.
+        "peak_rss_mb": usage.ru_maxrss / 1024,
+        "slack_calls": calls,
+        "stderr": stderr_file.read_text() if extra_args else "",
+    }
+
+
+_IMPORTTIME = re.compile(r"^import time:\s+(\d+)\s+\|\s+(\d+)\s+\|( *)(\S.*)$")
+
+
+def parse_importtime(stderr: str) -> list[tuple[str, int, int, int]]:
+    """`-X importtime` lines as (module, self µs, cumulative µs, depth)."""
+    rows = []
+    for line in stderr.splitlines():
+        match = _IMPORTTIME.match(line)
+        if match:
+            rows.append((match[4].strip(), int(match[1]), int(match[2]), len(match[3]) // 2))
+    return rows
+
+
+def importtime_summary(runs: list[list[tuple[str, int, int, int]]], label: str, top: int = 15) -> dict[str, Any]:
+    """Median over runs of: the target's whole import, and self time summed by package and by subpackage."""
+    by_package: dict[str, list[float]] = defaultdict(list)
+    by_subpackage: dict[str, list[float]] = defaultdict(list)
+    totals, lazy = [], []
+    for rows in runs:
+        packages: dict[str, int] = defaultdict(int)
+        subpackages: dict[str, int] = defaultdict(int)
+        for module, self_us, _, _ in rows:
+            packages[module.split(".")[0]] += self_us
+            subpackages[".".join(module.split(".")[:2])] += self_us
+        for name, us in packages.items():
+            by_package[name].append(us)
+        for name, us in subpackages.items():
+            by_subpackage[name].append(us)
+        target, preload = COLD_TARGETS[label]
+        tops = {target, *filter(None, preload.split(","))}
+        totals.append(sum(cum for module, _, cum, depth in rows if module in tops and depth == 0))
+        # Imports after the target's own: done lazily while handling the first event.
+        index = next((i for i, r in enumerate(rows) if r[0] == target and r[3] == 0), len(rows) - 1)
+        lazy.append(sum(r[1] for r in rows[index + 1 :]))
+    n = len(runs)
+
+    def top_of(table: dict[str, list[float]]) -> list[dict[str, Any]]:
+        # A module missing from a run counts 0 there: the median is over every run.
+        med = {name: median(values + [0] * (n - len(values))) / 1000 for name, values in table.items()}
+        return [{"name": k, "self_ms": round(v, 1)} for k, v in sorted(med.items(), key=lambda kv: -kv[1])[:top]]
+
+    return {
+        "runs": n,
+        "import_ms": round(median(totals) / 1000, 1),
+        "imported_during_first_event_ms": round(median(lazy) / 1000, 1),
+        "by_package": top_of(by_package),
+        "by_subpackage": top_of(by_subpackage),
+    }
+
+
+def cold(config: Config, log: Any) -> dict[str, Any]:
+    labels = [BOT, FLOOR, PROPOSAL] if config.proposal else [BOT, FLOOR]
+    results: dict[str, list[dict[str, Any]]] = {label: [] for label in labels}
+    importtime_rows: dict[str, list[Any]] = {label: [] for label in labels}
+    with tempfile.TemporaryDirectory(prefix="bench-cold-") as tmp, FakeSlack(
+        bot_token=BOT_TOKEN, latency=config.latency
+    ).serve() as fake:
+        workdir = Path(tmp)
+        # One discarded round each: the page cache and the fake Slack's first connection.
+        for label in labels:
+            cold_once(label, fake, workdir)
+        for i in range(config.cold_runs):
+            # Rotate who goes first, so a slow spell of the machine is shared out evenly.
+            for label in labels[i % len(labels) :] + labels[: i % len(labels)]:
+                results[label].append(cold_once(label, fake, workdir))
+            log(f"  cold start {i + 1}/{config.cold_runs}")
+        for _ in range(config.importtime_runs):
+            for label in labels:
+                run = cold_once(label, fake, workdir, ("-X", "importtime"))
+                importtime_rows[label].append(parse_importtime(run["stderr"]))
+    summary: dict[str, Any] = {"runs": config.cold_runs, "latency_s": config.latency}
+    for target, runs in results.items():
+        calls = [tuple(r["slack_calls"]) for r in runs]
+        summary[target] = {
+            "wall_ms": round(median([r["wall_s"] for r in runs]) * 1000, 1),
+            "import_ms": round(median([r["import_s"] for r in runs]) * 1000, 1),
+            "first_event_ms": round(median([r["first_event_s"] for r in runs]) * 1000, 1),
+            "peak_rss_mb": round(median([r["peak_rss_mb"] for r in runs]), 1),
+            "modules_loaded": int(median([r["modules_loaded"] for r in runs])),
+            "watched_loaded": runs[0]["watched_loaded"],
+            "slack_calls": len(calls[0]),
+            "slack_call_methods": list(calls[0]),
+            # Every run must make the same calls; anything else is a finding in itself.
+            "slack_calls_consistent": len(set(calls)) == 1,
+            "statuses": sorted({r["status"] for r in runs}),
+            "wall_ms_all": [round(r["wall_s"] * 1000, 1) for r in runs],
+            "importtime": importtime_summary(importtime_rows[target], target),
+        }
+    bot, floor = summary[BOT], summary[FLOOR]
+    summary["ratio"] = {
+        "wall": ratio(bot["wall_ms"], floor["wall_ms"]),
+        "peak_rss": ratio(bot["peak_rss_mb"], floor["peak_rss_mb"]),
+        "import": ratio(bot["import_ms"], floor["import_ms"]),
+    }
+    if PROPOSAL in summary:
+        summary["ratio"]["proposal_wall"] = ratio(summary[PROPOSAL]["wall_ms"], floor["wall_ms"])
+    return summary
+
+
+# -- warm ---------------------------------------------------------------------------------
+
+
+def warm_once(target: str, kinds: tuple[str, ...], config: Config, workdir: Path) -> dict[str, Any]:
+    out = workdir / f"warm-{target}.json"
+    env = {k: v for k, v in os.environ.items() if k not in ("IDEMPOTENCY_TABLE", "SLACK_SECRET_ARN")}
+    env["PYTHONPATH"] = str(REPO)
+    process = subprocess.run(
+        [
+            sys.executable, "-m", "bench.warm_child", "--target", target, "--kinds", ",".join(kinds),
+            "--events", str(config.warm_events), "--warmup", str(config.warm_warmup), "--out", str(out),
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    if process.returncode != 0:
+        raise RuntimeError(f"warm run of {target} failed:\n{process.stderr[-2000:]}")
+    return json.loads(out.read_text())
+
+
+def _distribution(samples: dict[str, list[int]]) -> dict[str, float]:
+    total = [ns / 1e6 for ns in samples["total_ns"]]
+    slack = [ns / 1e6 for ns in samples["slack_ns"]]
+    own = [t - s for t, s in zip(total, slack, strict=True)]
+    return {
+        "p50_ms": percentile(total, 50),
+        "p99_ms": percentile(total, 99),
+        "own_p50_ms": percentile(own, 50),
+        "own_p99_ms": percentile(own, 99),
+        "slack_p50_ms": percentile(slack, 50),
+        "slack_p99_ms": percentile(slack, 99),
+    }
+
+
+def warm(config: Config, log: Any) -> dict[str, Any]:
+    per_run: dict[tuple[str, str], list[dict[str, float]]] = defaultdict(list)
+    checks: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="bench-warm-") as tmp:
+        for i in range(config.warm_runs):
+            for target in (BOT, FLOOR) if i % 2 == 0 else (FLOOR, BOT):
+                kinds = KINDS if target == BOT else ("dm",)
+                result = warm_once(target, kinds, config, Path(tmp))
+                for kind in kinds:
+                    per_run[(target, kind)].append(_distribution(result["samples"][kind]))
+                checks[target] = {"statuses": result["statuses"], "slack_calls": result["slack_calls"]}
+            log(f"  warm {i + 1}/{config.warm_runs}")
+    summary: dict[str, Any] = {"events_per_kind": config.warm_events, "runs": config.warm_runs, "latency_s": 0.0}
+    for (target, kind), runs in per_run.items():
+        summary.setdefault(target, {})[kind] = {
+            key: round(median([r[key] for r in runs]), 3) for key in runs[0]
+        }
+    floor = summary[FLOOR]["dm"]
+    summary["ratio"] = {
+        kind: {
+            "p50": ratio(summary[BOT][kind]["p50_ms"], floor["p50_ms"]),
+            "p99": ratio(summary[BOT][kind]["p99_ms"], floor["p99_ms"]),
+            "own_p99": ratio(summary[BOT][kind]["own_p99_ms"], floor["own_p99_ms"]),
+        }
+        for kind in KINDS
+    }
+    summary["checks"] = checks
+    return summary
+
+
+# -- report -------------------------------------------------------------------------------
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1e6:.1f} MB" if n >= 100_000 else f"{n / 1e3:.0f} kB"
+
+
+def _r(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f}"
+
+
+def render(result: dict[str, Any]) -> str:
+    lines = [f"Benchmark, {result['date']}, Python {result['python']} on {result['machine']}", ""]
+    c = result.get("cold")
+    if c:
+        b, f = c[BOT], c[FLOOR]
+        lines += [
+            f"Cold start: fresh process, import + one signed DM, fake Slack at {c['latency_s'] * 1000:.0f} ms a call "
+            f"(median of {c['runs']})",
+            f"{'':24}{'bot':>12}{'floor':>12}{'ratio':>8}",
+            f"{'wall time':24}{b['wall_ms']:>9.0f} ms{f['wall_ms']:>9.0f} ms{_r(c['ratio']['wall']):>8}",
+            f"{'  import':24}{b['import_ms']:>9.0f} ms{f['import_ms']:>9.0f} ms{_r(c['ratio']['import']):>8}",
+            f"{'  first event':24}{b['first_event_ms']:>9.0f} ms{f['first_event_ms']:>9.0f} ms",
+            f"{'peak memory (maxrss)':24}{b['peak_rss_mb']:>9.1f} MB{f['peak_rss_mb']:>9.1f} MB"
+            f"{_r(c['ratio']['peak_rss']):>8}",
+            f"{'Slack calls':24}{b['slack_calls']:>12}{f['slack_calls']:>12}",
+            f"{'modules loaded':24}{b['modules_loaded']:>12}{f['modules_loaded']:>12}",
+            f"  heavy or unwanted modules loaded — bot: {', '.join(b['watched_loaded']) or 'none'}; "
+            f"floor: {', '.join(f['watched_loaded']) or 'none'}",
+        ]
+        if PROPOSAL in c:
+            p = c[PROPOSAL]
+            lines.append(
+                f"  proposal, Bolt's adapter from bolt_app.aws_lambda (boto3 deferred): wall {p['wall_ms']:.0f} ms "
+                f"(ratio {_r(c['ratio']['proposal_wall'])}), import {p['import_ms']:.0f} ms, "
+                f"{p['peak_rss_mb']:.1f} MB, {p['slack_calls']} Slack call(s); loaded: "
+                f"{', '.join(p['watched_loaded']) or 'none'}"
+            )
+        lines += [
+            "",
+            f"Import time by package, self ms (median of {b['importtime']['runs']} -X importtime runs):",
+        ]
+        fp = {p["name"]: p["self_ms"] for p in f["importtime"]["by_package"]}
+        for p in b["importtime"]["by_package"][:10]:
+            lines.append(f"  {p['name']:34}{p['self_ms']:>8.1f}   (floor {fp.get(p['name'], 0.0):.1f})")
+        lines += ["  heaviest subpackages (bot): " + ", ".join(
+            f"{p['name']} {p['self_ms']:.0f}" for p in b["importtime"]["by_subpackage"][:8]
+        ), ""]  # fmt: skip
+    w = result.get("warm")
+    if w:
+        lines += [
+            f"Warm: per event in one process, {w['events_per_kind']} events per kind, median of {w['runs']} runs; "
+            "'own' excludes the fake Slack's share",
+            f"{'':24}{'p50':>9}{'p99':>9}{'own p50':>9}{'own p99':>9}{'Slack p50':>10}{'p99/floor':>10}",
+        ]
+        rows = [(f"bot {k}", w[BOT][k], w["ratio"][k]["p99"]) for k in KINDS] + [("floor dm", w[FLOOR]["dm"], 1.0)]
+        for name, d, rr in rows:
+            lines.append(
+                f"{name:24}{d['p50_ms']:>6.2f} ms{d['p99_ms']:>6.2f} ms{d['own_p50_ms']:>6.2f} ms"
+                f"{d['own_p99_ms']:>6.2f} ms{d['slack_p50_ms']:>7.2f} ms{_r(rr):>10}"
+            )
+        lines.append("")
+    a = result.get("artifact")
+    if a:
+        fl, own, built = a["floor"], a["own_code"], a["built"]
+        lines += ["Artifact (unzipped / zipped / modules)"]
+        lines.append(f"  floor: requirements.txt alone  {_mb(fl['unzipped_bytes'])} / {_mb(fl['zipped_bytes'])} / "
+                     f"{fl['modules']}")  # fmt: skip
+        lines.append(f"  own code (handler, bolt_app)   {_mb(own['unzipped_bytes'])} / {_mb(own['zipped_bytes'])} / "
+                     f"{own['modules']}")  # fmt: skip
+        if built:
+            lines.append(
+                f"  built function                 {_mb(built['unzipped_bytes'])} / {_mb(built['zipped_bytes'])} / "
+                f"{built['modules']}   ratio {_r(a['ratio_unzipped'])} / {_r(a['ratio_zipped'])}  ({a['built_status']})"
+            )
+        else:
+            lines.append(f"  built function                 {a['built_status']}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions and events (about a minute)")
+    parser.add_argument("--cold-runs", type=int, help="cold starts per target (default 15, quick 5)")
+    parser.add_argument("--importtime-runs", type=int, help="-X importtime runs per target (default 3, quick 1)")
+    parser.add_argument("--events", type=int, help="warm events per kind per run (default 2000, quick 500)")
+    parser.add_argument("--warm-runs", type=int, help="warm runs per target (default 3, quick 1)")
+    parser.add_argument("--warmup", type=int, help="discarded warm events per kind before timing (default 50)")
+    parser.add_argument("--latency", type=float, help="fake Slack round trip on the cold path, s (default 0.05)")
+    parser.add_argument("--no-proposal", action="store_true", help="skip the boto3-deferred variant of handler")
+    parser.add_argument("--no-artifact", action="store_true", help="skip the artifact sizes (they need PyPI once)")
+    parser.add_argument("--artifact-dir", type=Path, help="the built function to measure (default .aws-sam's)")
+    parser.add_argument("--json", type=Path, default=RESULTS / "latest.json", help="where to write the results")
+    args = parser.parse_args(argv)
+    base = QUICK if args.quick else Config()
+    overrides = {
+        "cold_runs": args.cold_runs,
+        "importtime_runs": args.importtime_runs,
+        "warm_events": args.events,
+        "warm_runs": args.warm_runs,
+        "warm_warmup": args.warmup,
+        "latency": args.latency,
+        "artifact_dir": args.artifact_dir,
+    }
+    config = Config(**{**base.__dict__, **{k: v for k, v in overrides.items() if v is not None}})
+    config = Config(**{**config.__dict__, "artifact": not args.no_artifact, "proposal": not args.no_proposal})
+
+    def log(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    # Bytecode for our code as the artifact has it: no run pays for compiling handler or bolt_app.
+    for path in (REPO / "handler.py", REPO / "bolt_app", BENCH_DIR):
+        (compileall.compile_file if path.is_file() else compileall.compile_dir)(path, quiet=1)
+    started = time.perf_counter()
+    result: dict[str, Any] = {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "python": platform.python_version(),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+        "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in config.__dict__.items()},
+    }
+    log("cold start…")
+    result["cold"] = cold(config, log)
+    log("warm…")
+    result["warm"] = warm(config, log)
+    if config.artifact:
+        log("artifact…")
+        result["artifact"] = artifact.measure(REPO, RESULTS / "cache", config.artifact_dir)
+    result["duration_s"] = round(time.perf_counter() - started, 1)
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(result, indent=2) + "\n")
+    print(render(result))
+    print(f"\n{args.json} written in {result['duration_s']:.0f} s")
+    return 0
