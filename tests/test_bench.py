@@ -1,0 +1,91 @@
+"""The benchmark, run in a tiny configuration: the shape of its JSON and the Slack calls of each cold path.
+
+No timing is asserted (the benchmark reports, it does not judge); the call counts are behaviour:
+the bot's cold path makes exactly one Slack call, the reply, where Bolt's defaults make two.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench import artifact
+from bench.run import parse_importtime
+
+REPO = Path(__file__).resolve().parents[1]
+# What issue 6 says may never be on the `handler.handler` path.
+NEVER_ON_THE_LAMBDA_PATH = {"mangum", "starlette", "uvicorn", "aws_xray_sdk", "slack_sdk.socket_mode", "bolt_app.local"}
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    out = tmp_path_factory.mktemp("bench") / "results.json"
+    tiny = ["--cold-runs", "1", "--importtime-runs", "1", "--events", "20", "--warm-runs", "1", "--warmup", "2"]
+    subprocess.run(
+        [sys.executable, "-m", "bench", *tiny, "--no-artifact", "--json", str(out)],
+        cwd=REPO,
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    return json.loads(out.read_text())
+
+
+def test_cold_path_slack_calls(results):
+    cold = results["cold"]
+    assert cold["handler"]["slack_call_methods"] == ["chat.postMessage"]
+    assert cold["handler+deferred_boto3"]["slack_call_methods"] == ["chat.postMessage"]
+    # Bolt's default: auth.test at App() to verify the token, then the reply.
+    assert cold["floor_app"]["slack_call_methods"] == ["auth.test", "chat.postMessage"]
+    for label in ("handler", "floor_app", "handler+deferred_boto3"):
+        assert cold[label]["statuses"] == [200]
+        assert cold[label]["slack_calls_consistent"]
+
+
+def test_cold_path_imports_nothing_that_lambda_must_not(results):
+    assert not NEVER_ON_THE_LAMBDA_PATH & set(results["cold"]["handler"]["watched_loaded"])
+
+
+def test_results_have_every_figure_with_its_floor_and_ratio(results):
+    cold = results["cold"]
+    for label in ("handler", "floor_app"):
+        for key in ("wall_ms", "import_ms", "first_event_ms", "peak_rss_mb", "slack_calls", "importtime"):
+            assert key in cold[label]
+        assert cold[label]["importtime"]["by_package"]
+    assert set(cold["ratio"]) >= {"wall", "peak_rss", "import", "proposal_wall"}
+
+    warm = results["warm"]
+    assert set(warm["handler"]) == {"dm", "command", "click"}
+    assert set(warm["floor_app"]) == {"dm"}
+    for figures in [*warm["handler"].values(), warm["floor_app"]["dm"]]:
+        assert set(figures) == {"p50_ms", "p99_ms", "own_p50_ms", "own_p99_ms", "slack_p50_ms", "slack_p99_ms"}
+    assert set(warm["ratio"]) == {"dm", "command", "click"}
+    # Every warm event was answered, and each DM and click made its one call.
+    handled = 20 + 2
+    assert warm["checks"]["handler"]["statuses"] == {kind: {"200": handled} for kind in ("dm", "command", "click")}
+    calls = {"chat.postMessage": handled, "auth.test": 0, "response_url": handled}
+    assert warm["checks"]["handler"]["slack_calls"] == calls
+
+
+def test_parse_importtime_reads_depth_and_times():
+    stderr = (
+        "import time: self [us] | cumulative | imported package\n"
+        "import time:       120 |        120 |     slack_sdk.errors\n"
+        "import time:      2246 |      25425 | handler\n"
+    )
+    assert parse_importtime(stderr) == [("slack_sdk.errors", 120, 120, 2), ("handler", 2246, 25425, 0)]
+
+
+def test_artifact_measures_a_directory(tmp_path):
+    package = tmp_path / "pkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("x = 1\n" * 100)
+    (package / "native.cpython-313-aarch64-linux-gnu.so").write_bytes(b"\0" * 10)
+    measured = artifact.measure_dir(tmp_path)
+    assert measured["modules"] == 2
+    assert measured["unzipped_bytes"] == 600 + 10
+    assert measured["zipped_bytes"] > 0
