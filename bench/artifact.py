@@ -65,7 +65,8 @@ def compile_bytecode(path: Path, python: str) -> None:
 def floor_dir(repo: Path, cache: Path) -> tuple[Path, str | None]:
     """requirements.txt installed for Lambda with bytecode, cached by the requirements' content."""
     requirements = repo / "requirements.txt"
-    key = hashlib.sha256(requirements.read_bytes() + LAMBDA_PLATFORM.encode()).hexdigest()[:12]
+    # v2: installed with --no-compile (v1 let pip add bytecode of its own interpreter beside 3.13's).
+    key = hashlib.sha256(requirements.read_bytes() + LAMBDA_PLATFORM.encode() + b"v2").hexdigest()[:12]
     target = cache / f"floor-{key}"
     python313 = find_python313()
     if (target / ".complete").exists():
@@ -73,7 +74,8 @@ def floor_dir(repo: Path, cache: Path) -> tuple[Path, str | None]:
     shutil.rmtree(target, ignore_errors=True)
     subprocess.run(
         [
-            sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check",
+            # --no-compile: the only bytecode is 3.13's, compiled below, as the deploy build does.
+            sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check", "--no-compile",
             "--target", str(target), "-r", str(requirements),
             "--platform", LAMBDA_PLATFORM, "--python-version", LAMBDA_PYTHON,
             "--implementation", "cp", "--only-binary=:all:",
@@ -115,12 +117,14 @@ def built_dir(repo: Path, explicit: Path | None) -> tuple[Path | None, str]:
     built = repo / SAM_BUILD_DIR
     if built.is_dir():
         return built, "existing .aws-sam build"
-    if shutil.which("sam"):
-        result = subprocess.run(["sam", "build"], cwd=repo, capture_output=True, text=True)
+    # The deploy tools' venv (`make deploy-tools`) has the SAM CLI when PATH does not.
+    sam = shutil.which("sam") or next((str(p) for p in [repo / ".venv-deploy/bin/sam"] if p.exists()), None)
+    if sam:
+        result = subprocess.run([sam, "build"], cwd=repo, capture_output=True, text=True)
         if result.returncode == 0 and built.is_dir():
             return built, "sam build (run by the benchmark)"
         return None, f"not built: `sam build` failed ({result.stderr.strip().splitlines()[-1:]})"
-    return None, "not built: no .aws-sam/build/SlackBotFunction and no `sam` on PATH"
+    return None, "not built: no .aws-sam/build/SlackBotFunction and no `sam` (PATH or .venv-deploy)"
 
 
 def measure(repo: Path, cache: Path, explicit: Path | None = None) -> dict[str, Any]:
