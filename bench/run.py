@@ -393,8 +393,10 @@ def main(argv: list[str] | None = None) -> int:
         print(message, file=sys.stderr, flush=True)
 
     # Bytecode for our code as the artifact has it: no run pays for compiling handler or bolt_app.
-    for path in (REPO / "handler.py", REPO / "bolt_app", BENCH_DIR):
-        (compileall.compile_file if path.is_file() else compileall.compile_dir)(path, quiet=1)
+    compileall.compile_file(REPO / "handler.py", quiet=1)
+    compileall.compile_dir(REPO / "bolt_app", quiet=1)
+    # bench/*.py only: bench/results/cache holds the artifact floor, whose bytecode must stay 3.13's alone.
+    compileall.compile_dir(BENCH_DIR, maxlevels=0, quiet=1)
     started = time.perf_counter()
     result: dict[str, Any] = {
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
