@@ -18,9 +18,11 @@ import os
 import warnings
 from typing import Any
 
+# First: Bolt's Lambda adapter with boto3 deferred until something uses it (see the module).
+from bolt_app.aws_lambda import SlackRequestHandler  # isort: skip
+
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from slack_bolt.adapter.aws_lambda import SlackRequestHandler
 
 from bolt_app import ConfigError, Settings, create_app
 from bolt_app.gateway import SlackGateway, bolt_response

@@ -3,8 +3,8 @@
 `slack_bolt.adapter.aws_lambda` imports boto3 at module level for its lazy-listener runner,
 which re-invokes the function through the Lambda API. This app has no lazy listeners, yet the
 import of boto3 (and botocore, urllib3, s3transfer) is about a third of the whole cold import
-(see README, "Performance"). So boto3 is bound here as a lazy module (importlib's LazyLoader):
-it is executed on its first attribute access — by Powertools when DynamoDB or Secrets Manager
+(see README, "Performance"). So boto3 is bound here to a stand-in module that runs the real
+one on its first attribute access — by Powertools when DynamoDB or Secrets Manager
 are configured, or by Bolt if a lazy listener is ever added — and never otherwise.
 
 Import this module before anything that imports `slack_bolt.adapter.aws_lambda`.

@@ -109,6 +109,12 @@ NOT_ON_THE_DEFAULT_PATH = (
     "aws_lambda_powertools.utilities.parameters",
     "bolt_app.local.fake_slack",
     "bolt_app.local.runners",
+    # boto3 is a stand-in until used (bolt_app/aws_lambda.py); Powertools imports only botocore's
+    # light package __init__ (for its user-agent hook). The heavy parts never load:
+    "boto3.session",
+    "botocore.session",
+    "botocore.client",
+    "s3transfer",
 )
 
 DEFAULT_PATH_SCRIPT = f"""
