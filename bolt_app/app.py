@@ -13,7 +13,7 @@ from slack_sdk.errors import SlackApiError, SlackRequestError
 from bolt_app.config import Settings
 from bolt_app.listeners import register_listeners
 from bolt_app.observability import Metric, count
-from bolt_app.slack_retries import CALL_TIMEOUT_SECONDS, TLS_CONTEXT, retry_handlers
+from bolt_app.slack_retries import CALL_TIMEOUT_SECONDS, retry_handlers
 
 
 class _ExpectedTokenWarning(logging.Filter):
@@ -34,9 +34,7 @@ def create_app(settings: Settings, *, logger: logging.Logger | None = None) -> A
     # Every Web API call goes to settings.api_url (GovSlack, tests, the playground): Bolt
     # copies this client's base_url into the per-request client it hands to listeners.
     # Budgeted retries and a short timeout keep every call inside Slack's 3-second window.
-    client = WebClient(
-        base_url=settings.api_url, timeout=CALL_TIMEOUT_SECONDS, ssl=TLS_CONTEXT, retry_handlers=retry_handlers()
-    )
+    client = WebClient(base_url=settings.api_url, timeout=CALL_TIMEOUT_SECONDS, retry_handlers=retry_handlers())
 
     def authorize(enterprise_id: str | None, team_id: str | None) -> AuthorizeResult:
         # A single-workspace bot knows its token; this replaces Bolt's auth.test round trip
