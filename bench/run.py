@@ -33,13 +33,9 @@ REPO = Path(__file__).resolve().parents[1]
 BENCH_DIR = REPO / "bench"
 RESULTS = BENCH_DIR / "results"
 BOT, FLOOR = "handler", "floor_app"
-# A proposal measured without editing handler.py: Bolt's Lambda adapter taken from bolt_app.aws_lambda,
-# which defers boto3. The cold child imports it first, inside the timed import, as handler.py would.
-PROPOSAL = "handler+deferred_boto3"
 COLD_TARGETS: dict[str, tuple[str, str]] = {
     BOT: ("handler", ""),
     FLOOR: ("floor_app", ""),
-    PROPOSAL: ("handler", "bolt_app.aws_lambda"),
 }
 COLD_CHILD = BENCH_DIR / "cold_child.py"
 KINDS = ("dm", "command", "click")
@@ -54,7 +50,6 @@ class Config:
     warm_warmup: int = 50
     latency: float = 0.05
     artifact: bool = True
-    proposal: bool = True
     artifact_dir: Path | None = None
 
 
@@ -166,7 +161,7 @@ def importtime_summary(runs: list[list[tuple[str, int, int, int]]], label: str, 
 
 
 def cold(config: Config, log: Any) -> dict[str, Any]:
-    labels = [BOT, FLOOR, PROPOSAL] if config.proposal else [BOT, FLOOR]
+    labels = [BOT, FLOOR]
     results: dict[str, list[dict[str, Any]]] = {label: [] for label in labels}
     importtime_rows: dict[str, list[Any]] = {label: [] for label in labels}
     with tempfile.TemporaryDirectory(prefix="bench-cold-") as tmp, FakeSlack(
@@ -209,8 +204,6 @@ def cold(config: Config, log: Any) -> dict[str, Any]:
         "peak_rss": ratio(bot["peak_rss_mb"], floor["peak_rss_mb"]),
         "import": ratio(bot["import_ms"], floor["import_ms"]),
     }
-    if PROPOSAL in summary:
-        summary["ratio"]["proposal_wall"] = ratio(summary[PROPOSAL]["wall_ms"], floor["wall_ms"])
     return summary
 
 
@@ -312,14 +305,6 @@ def render(result: dict[str, Any]) -> str:
             f"  heavy or unwanted modules loaded — bot: {', '.join(b['watched_loaded']) or 'none'}; "
             f"floor: {', '.join(f['watched_loaded']) or 'none'}",
         ]
-        if PROPOSAL in c:
-            p = c[PROPOSAL]
-            lines.append(
-                f"  proposal, Bolt's adapter from bolt_app.aws_lambda (boto3 deferred): wall {p['wall_ms']:.0f} ms "
-                f"(ratio {_r(c['ratio']['proposal_wall'])}), import {p['import_ms']:.0f} ms, "
-                f"{p['peak_rss_mb']:.1f} MB, {p['slack_calls']} Slack call(s); loaded: "
-                f"{', '.join(p['watched_loaded']) or 'none'}"
-            )
         lines += [
             "",
             f"Import time by package, self ms (median of {b['importtime']['runs']} -X importtime runs):",
@@ -371,7 +356,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warm-runs", type=int, help="warm runs per target (default 3, quick 1)")
     parser.add_argument("--warmup", type=int, help="discarded warm events per kind before timing (default 50)")
     parser.add_argument("--latency", type=float, help="fake Slack round trip on the cold path, s (default 0.05)")
-    parser.add_argument("--no-proposal", action="store_true", help="skip the boto3-deferred variant of handler")
     parser.add_argument("--no-artifact", action="store_true", help="skip the artifact sizes (they need PyPI once)")
     parser.add_argument("--artifact-dir", type=Path, help="the built function to measure (default .aws-sam's)")
     parser.add_argument("--json", type=Path, default=RESULTS / "latest.json", help="where to write the results")
@@ -387,7 +371,7 @@ def main(argv: list[str] | None = None) -> int:
         "artifact_dir": args.artifact_dir,
     }
     config = Config(**{**base.__dict__, **{k: v for k, v in overrides.items() if v is not None}})
-    config = Config(**{**config.__dict__, "artifact": not args.no_artifact, "proposal": not args.no_proposal})
+    config = Config(**{**config.__dict__, "artifact": not args.no_artifact})
 
     def log(message: str) -> None:
         print(message, file=sys.stderr, flush=True)

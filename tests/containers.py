@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -58,3 +60,22 @@ class Container:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+@contextmanager
+def local_bot(*args: str, env: dict[str, str]) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """`python -m bolt_app ARGS` as a person starts it; yields the process and its first line."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bolt_app", *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        yield process, process.stdout.readline()
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

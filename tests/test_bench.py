@@ -56,7 +56,7 @@ def test_results_have_every_figure_with_its_floor_and_ratio(results):
         for key in ("wall_ms", "import_ms", "first_event_ms", "peak_rss_mb", "slack_calls", "importtime"):
             assert key in cold[label]
         assert cold[label]["importtime"]["by_package"]
-    assert set(cold["ratio"]) >= {"wall", "peak_rss", "import", "proposal_wall"}
+    assert set(cold["ratio"]) >= {"wall", "peak_rss", "import"}
 
     warm = results["warm"]
     assert set(warm["handler"]) == {"dm", "command", "click"}

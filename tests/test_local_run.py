@@ -17,6 +17,7 @@ import pytest
 from bolt_app.config import DEFAULT_SLACK_API_URL, ConfigError, Settings
 from bolt_app.local import slack_requests as sr
 from tests.conftest import BOT_TOKEN, SIGNING_SECRET
+from tests.containers import local_bot
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -64,16 +65,8 @@ def test_settings_defaults_and_repr_hides_secrets():
 def test_http_mode_serves_slack_events(slack):
     port = _free_port()
     env = _env(SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_SIGNING_SECRET=SIGNING_SECRET, SLACK_API_URL=slack.api_url)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bolt_app", "--port", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        assert f"http://127.0.0.1:{port}/slack/events" in process.stdout.readline()
+    with local_bot("--port", str(port), env=env) as (_, first_line):
+        assert f"http://127.0.0.1:{port}/slack/events" in first_line
         body, content_type = sr.json_body(sr.event_callback(sr.dm_message("over local HTTP")))
         request = urllib.request.Request(
             f"http://127.0.0.1:{port}/slack/events",
@@ -91,9 +84,6 @@ def test_http_mode_serves_slack_events(slack):
 
         _wait_for(answered)
         assert [c.args["text"] for c in slack.calls_to("chat.postMessage")] == ["Echo: over local HTTP"]
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def test_socket_mode_is_chosen_when_an_app_token_is_set(slack):
@@ -105,21 +95,10 @@ def test_socket_mode_is_chosen_when_an_app_token_is_set(slack):
         SLACK_API_URL=slack.api_url,
         SLACK_APP_TOKEN="xapp-1-test-app-token",
     )
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bolt_app"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        assert "Socket Mode" in process.stdout.readline()
+    with local_bot(env=env) as (_, first_line):
+        assert "Socket Mode" in first_line
         _wait_for(lambda: bool(slack.calls_to("apps.connections.open")))
         assert slack.calls_to("apps.connections.open")[0].token == "xapp-1-test-app-token"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 @pytest.mark.parametrize(
@@ -164,25 +143,14 @@ def test_lambda_handler_without_configuration_answers_500_not_a_crash():
 
 
 def test_no_credentials_starts_the_playground_and_prints_its_url():
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bolt_app", "--port", "0"],
-        cwd=ROOT,
-        env=_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        url = re.search(r"http://127\.0\.0\.1:\d+", process.stdout.readline())
+    with local_bot("--port", "0", env=_env()) as (_, first_line):
+        url = re.search(r"http://127\.0\.0\.1:\d+", first_line)
         assert url, "no URL printed"
         with urllib.request.urlopen(url.group(0) + "/", timeout=10) as page:
             assert "Slack playground" in page.read().decode()
         # The fake Web API is served on the same port, where SLACK_API_URL points the bot.
         with urllib.request.urlopen(url.group(0) + "/slack/api/auth.test", data=b"", timeout=10) as answer:
             assert json.loads(answer.read()) == {"ok": False, "error": "not_authed"}
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def test_a_taken_port_is_one_clear_line():

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +12,7 @@ import pytest
 
 from bolt_app.blocks import DINNER_PICKER_BLOCKS, RESTAURANTS, dinner_pick_confirmation
 from tests.browser import launch_browser, offline
+from tests.containers import local_bot
 
 pytestmark = pytest.mark.browser
 
@@ -25,22 +24,10 @@ TIMEOUT_MS = 10_000
 def playground_url() -> Iterator[str]:
     """`python -m bolt_app` with no Slack credentials, as `make run` starts it on a fresh machine."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bolt_app", "--port", "0"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        line = process.stdout.readline()
-        match = re.search(r"http://127\.0\.0\.1:\d+", line)
-        assert match, f"no URL in {line!r}"
+    with local_bot("--port", "0", env=env) as (_, first_line):
+        match = re.search(r"http://127\.0\.0\.1:\d+", first_line)
+        assert match, f"no URL in {first_line!r}"
         yield match.group(0)
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")
