@@ -25,7 +25,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bolt_app import ConfigError, Settings, create_app
-from bolt_app.gateway import SlackGateway, bolt_response
+from bolt_app.gateway import INTERNAL_ERROR, SlackGateway, bolt_response
 from bolt_app.observability import metrics
 from bolt_app.request_guard import HttpResponse
 
@@ -67,32 +67,42 @@ def _to_lambda(response: HttpResponse) -> dict[str, Any]:
     return {"statusCode": response.status, "headers": response.with_headers(), "body": response.body}
 
 
-def _decode(event: dict[str, Any]) -> tuple[str | None, dict[str, str], str]:
-    """Method, headers and text body of an API Gateway / Function URL event; ValueError if undecodable."""
-    context = event.get("requestContext") or {}
-    method = (context.get("http") or {}).get("method") or context.get("httpMethod") or event.get("httpMethod")
-    headers = {str(k): str(v) for k, v in (event.get("headers") or {}).items() if v is not None}
-    body = event.get("body") or ""
+def _decode(event: Any) -> tuple[str | None, dict[str, str], str]:
+    """Method, headers and text body of an API Gateway / Function URL event; ValueError if it is not one."""
+    if not isinstance(event, dict):
+        raise ValueError("not an HTTP event")
+    context, headers, body = event.get("requestContext") or {}, event.get("headers") or {}, event.get("body") or ""
+    if not isinstance(context, dict) or not isinstance(headers, dict) or not isinstance(body, str):
+        raise ValueError("not an HTTP event")
+    http = context.get("http") if isinstance(context.get("http"), dict) else {}
+    method = http.get("method") or context.get("httpMethod") or event.get("httpMethod")
     # A missing isBase64Encoded means a plain body.
     if event.get("isBase64Encoded"):
         body = base64.b64decode(body, validate=True).decode("utf-8")
-    return method, headers, body
+    return method, {str(k): str(v) for k, v in headers.items() if v is not None}, body
 
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    try:
+        return _to_lambda(_handle(event, context))
+    except Exception:
+        # The gateway never raises; this is a last guard so that nothing reaches the runtime.
+        logger.exception("unexpected error")
+        return _to_lambda(INTERNAL_ERROR)
+
+
+def _handle(event: Any, context: LambdaContext) -> HttpResponse:
     if not bot.load():
-        return _to_lambda(NOT_CONFIGURED)
+        return NOT_CONFIGURED
     assert bot.gateway is not None and bot.lambda_adapter is not None
-    if not isinstance(event, dict):
-        return _to_lambda(HttpResponse(400, "Not an HTTP event."))
-    if "elb" in (event.get("requestContext") or {}):
-        return _to_lambda(HttpResponse(400, "Load balancer events go to handler.asgi_handler."))
+    if isinstance(event, dict) and "elb" in (event.get("requestContext") or {}):
+        return HttpResponse(400, "Load balancer events go to handler.asgi_handler.")
     try:
         method, headers, body = _decode(event)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        return _to_lambda(HttpResponse(400, "The body is not valid base64-encoded UTF-8."))
+    except (ValueError, binascii.Error):  # UnicodeDecodeError is a ValueError
+        return HttpResponse(400, "Not an HTTP event with a UTF-8 (or base64-encoded UTF-8) body.")
     # Bolt's adapter reads the body and headers itself: hand it the decoded, normalised event.
     plain_event = {**event, "headers": dict(headers), "body": body, "isBase64Encoded": False}
     adapter = bot.lambda_adapter
@@ -101,7 +111,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         result = adapter.handle(plain_event, context)
         return bolt_response(result["statusCode"], result.get("body"), result.get("headers"))
 
-    return _to_lambda(bot.gateway.handle(method, headers, body, dispatch, context))
+    return bot.gateway.handle(method, headers, body, dispatch, context)
 
 
 def __getattr__(name: str) -> Any:

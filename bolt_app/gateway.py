@@ -12,7 +12,7 @@ from aws_lambda_powertools import Logger
 from bolt_app.config import Settings
 from bolt_app.exactly_once import ExactlyOnce, Outcome, exactly_once_store
 from bolt_app.observability import Metric, count
-from bolt_app.request_guard import HttpResponse, Rejected, RequestGuard
+from bolt_app.request_guard import HttpResponse, Rejected, RequestGuard, SlackRequest
 from bolt_app.slack_retries import request_budget
 
 INTERNAL_ERROR = HttpResponse(500, "Internal error; Slack will retry.")
@@ -51,7 +51,17 @@ class SlackGateway:
             self.logger.exception("request guard failed")
             return INTERNAL_ERROR
 
-        self.logger.append_keys(**request.log_keys())
+        correlation = request.log_keys()
+        self.logger.append_keys(**correlation)
+        try:
+            return self._process(request, dispatch, lambda_context, started)
+        finally:
+            # On Lambda Powertools clears them per invocation; a long-lived local server must too.
+            self.logger.remove_keys(list(correlation))
+
+    def _process(
+        self, request: SlackRequest, dispatch: Callable[[], HttpResponse], lambda_context: Any, started: float
+    ) -> HttpResponse:
         try:
             with request_budget():
                 if request.event_id:

@@ -137,7 +137,21 @@ def test_load_balancer_event_on_the_api_gateway_handler_gets_a_clear_400(invoke,
     assert "asgi_handler" in response["body"]
 
 
-@pytest.mark.parametrize("event", [{}, {"body": None, "headers": None}, {"requestContext": None}, []])
+@pytest.mark.parametrize(
+    "event",
+    [
+        {},
+        {"body": None, "headers": None},
+        {"requestContext": None},
+        [],
+        "not even a dict",
+        {"requestContext": "x", "body": "{}"},
+        {"requestContext": {"http": "POST"}, "headers": {}, "body": "{}"},
+        {"requestContext": {"http": {"method": "POST"}}, "headers": ["x-slack-signature"], "body": "{}"},
+        {"requestContext": {"http": {"method": "POST"}}, "headers": {}, "body": {"type": "event_callback"}},
+        {"requestContext": {"http": {"method": "POST"}}, "headers": {}, "body": 42, "isBase64Encoded": True},
+    ],
+)
 def test_events_that_are_not_http_requests_never_raise(invoke, slack, event):
     response = invoke(event)
 

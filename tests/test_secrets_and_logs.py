@@ -170,3 +170,28 @@ def test_the_secret_wins_over_stale_environment_tokens(slack, slack_secret_arn):
 
     assert response["statusCode"] == 200
     assert {c.token for c in slack.calls_to("chat.postMessage")} == {BOT_TOKEN}
+
+
+def test_correlation_keys_do_not_leak_into_the_next_request_of_a_long_lived_server():
+    # The local HTTP server and the playground keep one logger for many requests (no Lambda
+    # context injection to clear it): a trigger_id must not stick to the next event's lines.
+    import io
+    import logging
+
+    from aws_lambda_powertools import Logger
+
+    from bolt_app import Settings
+    from bolt_app.gateway import SlackGateway
+    from bolt_app.request_guard import HttpResponse
+
+    stream = io.StringIO()
+    logger = Logger(service="leak-test", logger_handler=logging.StreamHandler(stream))
+    gateway = SlackGateway(Settings(bot_token=BOT_TOKEN, signing_secret=SIGNING_SECRET), logger)
+    command = sr.signed_event(SIGNING_SECRET, sr.form_body(sr.slash_command("/test", response_url="http://x/r")))
+    event = sr.signed_event(SIGNING_SECRET, sr.json_body(sr.event_callback(sr.dm_message("hi"))))
+    for request in (command, event):
+        gateway.handle("POST", request["headers"], request["body"], lambda: HttpResponse(200))
+
+    first, second = [json.loads(line) for line in stream.getvalue().splitlines() if '"request handled"' in line]
+    assert first["trigger_id"] and "event_id" not in first
+    assert second["event_id"] and "trigger_id" not in second
