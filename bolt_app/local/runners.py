@@ -10,12 +10,14 @@ from bolt_app.config import Settings
 
 
 def run_socket_mode(settings: Settings) -> None:
+    from bolt_app.exactly_once import exactly_once_store
     from bolt_app.local.socket_mode import ExactlyOnceSocketModeHandler
 
     assert settings.app_token, "Socket Mode needs SLACK_APP_TOKEN"
     app = create_app(settings)
     print("Connecting to Slack over Socket Mode (Ctrl+C to stop)", flush=True)
-    ExactlyOnceSocketModeHandler(app, settings.app_token).start()
+    # The same exactly-once store as HTTP: DynamoDB when IDEMPOTENCY_TABLE is set, else in memory.
+    ExactlyOnceSocketModeHandler(app, settings.app_token, exactly_once_store(settings.idempotency_table)).start()
 
 
 def run_http(settings: Settings, host: str, port: int) -> None:
