@@ -1,59 +1,99 @@
-"""Run `tests/lambda_container.py` as a separate process: another cold Lambda container."""
+"""Child processes for the tests: another cold Lambda container, or `python -m bolt_app`.
+
+Their output is read by a thread into a queue, so that a child that hangs fails the test after a
+deadline instead of blocking CI, and a chatty child never fills its pipe.
+"""
 
 from __future__ import annotations
 
 import json
+import queue
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+# Generous: a cold import on a loaded 2-core machine has been seen to take a few seconds.
+DEADLINE_SECONDS = 60
 
 
-class Container:
-    def __init__(self, env: dict[str, str]) -> None:
+class _Child:
+    def __init__(self, args: list[str], env: dict[str, str], stdin: bool = False) -> None:
         self.output: list[str] = []
+        self._lines: queue.Queue[str | None] = queue.Queue()
         self.process = subprocess.Popen(
-            [sys.executable, str(ROOT / "tests" / "lambda_container.py")],
+            args,
             cwd=ROOT,
-            env={**env, "PYTHONPATH": str(ROOT)},
-            stdin=subprocess.PIPE,
+            env=env,
+            stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
         )
-        self._read_until("READY")
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
 
-    def _read_until(self, prefix: str) -> str:
+    def _read(self) -> None:
         assert self.process.stdout is not None
         for line in self.process.stdout:
+            self._lines.put(line)
+        self._lines.put(None)
+
+    def read_until(self, prefix: str = "") -> str:
+        """The next line starting with `prefix`; fails if the child exits or stays silent too long."""
+        while True:
+            try:
+                line = self._lines.get(timeout=DEADLINE_SECONDS)
+            except queue.Empty:
+                raise AssertionError(
+                    f"no {prefix!r} line within {DEADLINE_SECONDS} s:\n" + "".join(self.output)
+                ) from None
+            if line is None:
+                raise AssertionError("child exited early:\n" + "".join(self.output))
             self.output.append(line)
             if line.startswith(prefix):
                 return line
-        raise AssertionError("container exited early:\n" + "".join(self.output))
+
+    def stop(self) -> str:
+        """Ends the child (closing its stdin first, so a container exits by itself) and returns all it printed."""
+        if self.process.stdin and not self.process.stdin.closed:
+            self.process.stdin.close()
+        else:
+            self.process.terminate()
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self._reader.join(timeout=10)
+        while not self._lines.empty():
+            line = self._lines.get_nowait()
+            if line is not None:
+                self.output.append(line)
+        return "".join(self.output)
+
+
+class Container(_Child):
+    """`tests/lambda_container.py`: imports `handler` cold and handles the events it is sent."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        super().__init__(
+            [sys.executable, str(ROOT / "tests" / "lambda_container.py")], {**env, "PYTHONPATH": str(ROOT)}, stdin=True
+        )
+        self.read_until("READY")
 
     def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
         assert self.process.stdin is not None
         self.process.stdin.write(json.dumps(event) + "\n")
         self.process.stdin.flush()
-        return json.loads(self._read_until("RESPONSE ")[len("RESPONSE ") :])
+        return json.loads(self.read_until("RESPONSE ")[len("RESPONSE ") :])
 
     def close(self) -> str:
-        """Ends the container (stdin closed, so it exits) and returns all it printed."""
-        if self.process.returncode is None:
-            if self.process.stdin and not self.process.stdin.closed:
-                self.process.stdin.close()
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-            assert self.process.stdout is not None
-            self.output.append(self.process.stdout.read())
-        return "".join(self.output)
+        return self.stop() if self.process.returncode is None else "".join(self.output)
 
     def __enter__(self) -> Container:
         return self
@@ -65,17 +105,8 @@ class Container:
 @contextmanager
 def local_bot(*args: str, env: dict[str, str]) -> Iterator[tuple[subprocess.Popen[str], str]]:
     """`python -m bolt_app ARGS` as a person starts it; yields the process and its first line."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bolt_app", *args],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    child = _Child([sys.executable, "-m", "bolt_app", *args], env)
     try:
-        assert process.stdout is not None
-        yield process, process.stdout.readline()
+        yield child.process, child.read_until()
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        child.stop()

@@ -13,6 +13,11 @@ from bolt_app.local.fake_slack import Fault
 from tests.conftest import SIGNING_SECRET, lambda_env
 from tests.containers import Container
 
+# Slow enough for the retry to arrive meanwhile, well under the Web API client's 1.5 s timeout
+# even on a loaded machine. Should the retry come after it anyway, it meets a completed record:
+# the assertions (200, one reply) hold either way.
+SLOW_REPLY_SECONDS = 0.6
+
 
 def _event_and_retry(text: str) -> tuple[dict, dict]:
     """Slack's first delivery of a DM event and its first retry (same event_id, signed anew)."""
@@ -56,7 +61,7 @@ def test_retry_of_an_answered_event_gets_200_and_no_second_reply(container, slac
 
 def test_retry_while_the_first_attempt_runs_gets_200_and_no_second_reply(container, slack):
     first, retry = _event_and_retry("slow first attempt")
-    slack.inject("chat.postMessage", Fault(delay=1.0, then_succeed=True))
+    slack.inject("chat.postMessage", Fault(delay=SLOW_REPLY_SECONDS, then_succeed=True))
     results = {}
     thread = threading.Thread(target=lambda: results.setdefault("first", _invoke(container, first)))
     thread.start()
@@ -119,7 +124,7 @@ def test_retry_on_a_second_container_while_the_first_still_runs(fresh_container,
     first_container = fresh_container(IDEMPOTENCY_TABLE=idempotency_table)
     first, retry = _event_and_retry("still running")
     with Container(env) as second_container:  # warm before the race starts
-        slack.inject("chat.postMessage", Fault(delay=1.0, then_succeed=True))
+        slack.inject("chat.postMessage", Fault(delay=SLOW_REPLY_SECONDS, then_succeed=True))
         results = {}
         thread = threading.Thread(target=lambda: results.setdefault("first", _invoke(first_container, first)))
         thread.start()

