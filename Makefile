@@ -12,8 +12,11 @@ DEPLOY_BIN := $(DEPLOY_VENV)/bin
 
 # Lambda runs python3.13: the artifact's bytecode must be compiled by a 3.13 interpreter.
 # First python3.13 that really runs (a pyenv shim may not): PATH, then pyenv's versions.
-PYTHON313 ?= $(shell for p in python3.13 $$(pyenv root 2>/dev/null)/versions/3.13*/bin/python3.13; do \
+# Looked up once per make run (:=), newest pyenv version first, as .ci/run and bench/artifact.py do.
+ifndef PYTHON313
+PYTHON313 := $(shell for p in python3.13 $$(ls -d $$(pyenv root 2>/dev/null)/versions/3.13*/bin/python3.13 2>/dev/null | sort -rV); do \
 	"$$p" -c 'import sys; assert sys.version_info[:2] == (3, 13)' >/dev/null 2>&1 && { command -v "$$p"; break; }; done)
+endif
 
 .PHONY: run test lint manifest deploy-tools deploy-check build-SlackBotFunction bench clean
 
@@ -37,7 +40,9 @@ run: $(BIN)/.local-deps
 	$(BIN)/python -m bolt_app $(ARGS)
 
 # make manifest ARGS="--url https://…/slack/events"   (or ARGS=--socket-mode)
-manifest: $(BIN)/.local-deps
+manifest:
+	@# Setting up .venv the first time prints to stderr, so stdout stays the manifest alone.
+	@$(MAKE) -s --no-print-directory $(BIN)/.local-deps >&2
 	@$(BIN)/python -m bolt_app manifest $(ARGS)
 
 lint: $(BIN)/.dev-deps
@@ -64,7 +69,12 @@ build-SlackBotFunction:
 	@test -n "$(ARTIFACTS_DIR)" || { echo "error: ARTIFACTS_DIR is not set (run 'sam build')" >&2; exit 1; }
 	@test -n "$(PYTHON313)" || { echo "error: no working python3.13 found (Lambda's runtime compiles the bytecode);" \
 		"install it or pass PYTHON313=/path/to/python3.13" >&2; exit 1; }
-	"$(PYTHON313)" -m pip install --quiet --disable-pip-version-check --no-compile \
+	@# pip installs wheels for another platform from any interpreter: the first one that has pip
+	@# (a distribution's python3.13 may come without it).
+	pip_python=$$(for p in "$(PYTHON313)" "$(abspath $(DEPLOY_BIN))/python" python3; do \
+		"$$p" -m pip --version >/dev/null 2>&1 && { echo "$$p"; break; }; done); \
+	test -n "$$pip_python" || { echo "error: no Python with pip found to install the wheels" >&2; exit 1; }; \
+	"$$pip_python" -m pip install --quiet --disable-pip-version-check --no-compile \
 		--platform manylinux2014_aarch64 --implementation cp --python-version 3.13 --only-binary=:all: \
 		--target "$(ARTIFACTS_DIR)" -r requirements.txt
 	@for pkg in boto3 botocore; do if [ -e "$(ARTIFACTS_DIR)/$$pkg" ]; then \

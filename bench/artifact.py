@@ -12,6 +12,7 @@ import glob
 import hashlib
 import io
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -45,28 +46,36 @@ def measure_dir(path: Path) -> dict[str, Any]:
 
 
 def find_python313() -> str | None:
-    """A python3.13 to compile bytecode for Lambda's runtime: this one, PATH, or pyenv's versions."""
-    if sys.version_info[:2] == (3, 13):
-        return sys.executable
-    found = shutil.which("python3.13")
-    if found:
-        return found
+    """A python3.13 that really runs (pyenv's shim exists even when 3.13 is not selected), for
+    Lambda's bytecode: $PYTHON313, this interpreter, PATH, then pyenv's versions, newest first.
+    The Makefile and .ci/run do the same lookup in shell."""
     pyenv_root = os.environ.get("PYENV_ROOT") or os.path.expanduser("~/.pyenv")
-    candidates = sorted(glob.glob(os.path.join(pyenv_root, "versions", "3.13*", "bin", "python3.13")))
-    return candidates[-1] if candidates else None
+    installed = glob.glob(os.path.join(pyenv_root, "versions", "3.13*", "bin", "python3.13"))
+    newest_first = sorted(
+        installed, key=lambda p: [int(n) for n in re.findall(r"\d+", Path(p).parts[-3])], reverse=True
+    )
+    candidates = [os.environ.get("PYTHON313", ""), sys.executable, shutil.which("python3.13") or "", *newest_first]
+    for candidate in filter(None, candidates):
+        check = [candidate, "-c", "import sys; assert sys.version_info[:2] == (3, 13)"]
+        if subprocess.run(check, capture_output=True, check=False).returncode == 0:
+            return candidate
+    return None
 
 
 def compile_bytecode(path: Path, python: str) -> None:
+    # The build's own flags (Makefile, build-SlackBotFunction), so both sides carry the same .pyc bytes.
+    flags = ["--invalidation-mode", "unchecked-hash", "-s", str(path), "-p", "/var/task"]
     subprocess.run(
-        [python, "-m", "compileall", "-q", "-j", "0", str(path)], check=True, stdout=subprocess.DEVNULL
+        [python, "-m", "compileall", "-q", "-j", "0", *flags, str(path)], check=True, stdout=subprocess.DEVNULL
     )
 
 
 def floor_dir(repo: Path, cache: Path) -> tuple[Path, str | None]:
     """requirements.txt installed for Lambda with bytecode, cached by the requirements' content."""
     requirements = repo / "requirements.txt"
-    # v2: installed with --no-compile (v1 let pip add bytecode of its own interpreter beside 3.13's).
-    key = hashlib.sha256(requirements.read_bytes() + LAMBDA_PLATFORM.encode() + b"v2").hexdigest()[:12]
+    # v2: installed with --no-compile (v1 let pip add bytecode of its own interpreter beside 3.13's);
+    # v3: compiled with the build's flags.
+    key = hashlib.sha256(requirements.read_bytes() + LAMBDA_PLATFORM.encode() + b"v3").hexdigest()[:12]
     target = cache / f"floor-{key}"
     python313 = find_python313()
     if (target / ".complete").exists():

@@ -164,9 +164,10 @@ def cold(config: Config, log: Any) -> dict[str, Any]:
     labels = [BOT, FLOOR]
     results: dict[str, list[dict[str, Any]]] = {label: [] for label in labels}
     importtime_rows: dict[str, list[Any]] = {label: [] for label in labels}
-    with tempfile.TemporaryDirectory(prefix="bench-cold-") as tmp, FakeSlack(
-        bot_token=BOT_TOKEN, latency=config.latency
-    ).serve() as fake:
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-cold-") as tmp,
+        FakeSlack(bot_token=BOT_TOKEN, latency=config.latency).serve() as fake,
+    ):
         workdir = Path(tmp)
         # One discarded round each: the page cache and the fake Slack's first connection.
         for label in labels:
@@ -259,9 +260,7 @@ def warm(config: Config, log: Any) -> dict[str, Any]:
             log(f"  warm {i + 1}/{config.warm_runs}")
     summary: dict[str, Any] = {"events_per_kind": config.warm_events, "runs": config.warm_runs, "latency_s": 0.0}
     for (target, kind), runs in per_run.items():
-        summary.setdefault(target, {})[kind] = {
-            key: round(median([r[key] for r in runs]), 3) for key in runs[0]
-        }
+        summary.setdefault(target, {})[kind] = {key: round(median([r[key] for r in runs]), 3) for key in runs[0]}
     floor = summary[FLOOR]["dm"]
     summary["ratio"] = {
         kind: {

@@ -6,7 +6,6 @@ account is needed: the commands get a dummy region and credentials and never cal
 
 from __future__ import annotations
 
-import glob
 import importlib.util
 import json
 import os
@@ -21,6 +20,8 @@ from typing import Any
 
 import pytest
 
+from bench.artifact import find_python313
+
 ROOT = Path(__file__).resolve().parents[1]
 FUNCTION = "SlackBotFunction"
 ROUTES = {"/slack/events", "/api/messages", "/api/slack"}
@@ -34,23 +35,19 @@ def _deploy_bin() -> Path:
     path = Path(configured) if configured else ROOT / ".venv-deploy" / "bin"
     if not (path / "sam").exists():
         message = f"the SAM CLI is not installed in {path}: run `make test` (or `make deploy-tools`)"
-        if os.environ.get("CI") or configured:
+        if os.environ.get("CI") == "true" or configured:
             pytest.fail(message)
         pytest.skip(message)
     return path
 
 
 def _python313() -> str:
-    """The interpreter the build compiles with: PYTHON313, else python3.13 on PATH, else pyenv's."""
-    candidates = [os.environ.get("PYTHON313", ""), shutil.which("python3.13") or ""]
-    pyenv_root = os.environ.get("PYENV_ROOT", os.path.expanduser("~/.pyenv"))
-    candidates += sorted(glob.glob(f"{pyenv_root}/versions/3.13*/bin/python3.13"), reverse=True)
-    for candidate in filter(None, candidates):
-        check = [candidate, "-c", "import sys; assert sys.version_info[:2] == (3, 13)"]
-        if subprocess.run(check, capture_output=True, check=False).returncode == 0:
-            return candidate
+    """The interpreter the build compiles with (the same lookup as the Makefile's)."""
+    found = find_python313()
+    if found:
+        return found
     message = "no python3.13: the Lambda build compiles its bytecode with it"
-    if os.environ.get("CI"):
+    if os.environ.get("CI") == "true":
         pytest.fail(message)
     pytest.skip(message)
 

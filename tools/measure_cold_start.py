@@ -24,6 +24,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.artifact import find_python313
 from bolt_app.local import slack_requests as sr
 from bolt_app.local.fake_slack import FakeSlack
 
@@ -81,7 +82,12 @@ def run_once(
     # -I would drop PYTHONPATH; -s keeps the user site out, as on Lambda.
     out = subprocess.run(
         [python, "-s", "-c", CHILD, str(event_file), "1" if extra_path else ""],
-        env=env, cwd=tempfile.gettempdir(), capture_output=True, text=True, timeout=120, check=False,
+        env=env,
+        cwd=tempfile.gettempdir(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     if out.returncode != 0:
         raise SystemExit(f"cold start failed:\n{out.stderr}")
@@ -91,7 +97,7 @@ def run_once(
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--artifact", type=Path, default=Path(".aws-sam/build/SlackBotFunction"))
-    parser.add_argument("--python", default=os.environ.get("PYTHON313") or shutil.which("python3.13") or "python3.13")
+    parser.add_argument("--python", default=find_python313() or "python3.13", help="a python3.13 (Lambda's runtime)")
     parser.add_argument("--boto3-path", default="", help="a directory with boto3 for that Python (Lambda has it)")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--no-bytecode", action="store_true", help="strip __pycache__ first (read-only /var/task)")
