@@ -27,7 +27,8 @@ document.addEventListener(
 async function refresh(force = false) {
   const response = await fetch("/playground/state", { cache: "no-store" });
   const next = await response.json();
-  if (!force && state && next.version === state.version) return;
+  // Versions only grow: a poll that started before a send may answer after it, with an older state.
+  if (state && (next.version < state.version || (!force && next.version === state.version))) return;
   state = next;
   draw();
 }
