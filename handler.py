@@ -25,7 +25,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bolt_app import ConfigError, Settings, create_app
-from bolt_app.gateway import INTERNAL_ERROR, SlackGateway, bolt_response
+from bolt_app.gateway import INTERNAL_ERROR, NOT_CONFIGURED, SlackGateway, bolt_response, lambda_response
 from bolt_app.observability import metrics
 from bolt_app.request_guard import HttpResponse
 
@@ -33,14 +33,11 @@ logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or "slack-bot"
 # Invocations that only rejected or ignored a request have no metric to publish; that's fine.
 warnings.filterwarnings("ignore", message="No application metrics to publish")
 
-NOT_CONFIGURED = HttpResponse(500, "The bot is not configured; see the function's logs.")
-
 
 class _Bot:
     """The per-container state, built once; retried on the next request if configuration failed."""
 
     def __init__(self) -> None:
-        self.settings: Settings | None = None
         self.lambda_adapter: SlackRequestHandler | None = None
         self.gateway: SlackGateway | None = None
         self.load()
@@ -54,17 +51,12 @@ class _Bot:
             # One line naming what is missing; each request then gets a clear 500, not a crash loop.
             logger.error(f"configuration error: {error}")
             return False
-        self.settings = settings
         self.lambda_adapter = SlackRequestHandler(create_app(settings))
         self.gateway = SlackGateway(settings, logger)
         return True
 
 
 bot = _Bot()
-
-
-def _to_lambda(response: HttpResponse) -> dict[str, Any]:
-    return {"statusCode": response.status, "headers": response.with_headers(), "body": response.body}
 
 
 def _decode(event: Any) -> tuple[str | None, dict[str, str], str]:
@@ -86,11 +78,11 @@ def _decode(event: Any) -> tuple[str | None, dict[str, str], str]:
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     try:
-        return _to_lambda(_handle(event, context))
+        return lambda_response(_handle(event, context))
     except Exception:
         # The gateway never raises; this is a last guard so that nothing reaches the runtime.
         logger.exception("unexpected error")
-        return _to_lambda(INTERNAL_ERROR)
+        return lambda_response(INTERNAL_ERROR)
 
 
 def _handle(event: Any, context: LambdaContext) -> HttpResponse:

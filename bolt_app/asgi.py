@@ -13,7 +13,7 @@ from typing import Any
 from slack_bolt import App
 from slack_bolt.adapter.asgi import SlackRequestHandler as BoltAsgiAdapter
 
-from bolt_app.gateway import SlackGateway
+from bolt_app.gateway import NOT_CONFIGURED, SlackGateway, lambda_response
 from bolt_app.request_guard import HttpResponse
 
 EVENTS_PATH = "/slack/events"
@@ -104,20 +104,21 @@ def lambda_asgi_handler(bot: Any, logger: Any, metrics: Any) -> Callable[[dict[s
     """`handler.asgi_handler`: Mangum over the guarded ASGI app of the container's one Bolt app."""
     from mangum import Mangum
 
-    mangum_handlers: dict[str, Mangum] = {}
+    mangum: Mangum | None = None
 
     @logger.inject_lambda_context(clear_state=True)
     @metrics.log_metrics
     def asgi_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        nonlocal mangum
         if not bot.load():
-            return {"statusCode": 500, "headers": {"Content-Type": "text/plain"}, "body": "The bot is not configured."}
-        if "app" not in mangum_handlers:
-            mangum_handlers["app"] = Mangum(GuardedAsgiApp(bot.lambda_adapter.app, bot.gateway), lifespan="off")
+            return lambda_response(NOT_CONFIGURED)
+        if mangum is None:
+            mangum = Mangum(GuardedAsgiApp(bot.lambda_adapter.app, bot.gateway), lifespan="off")
         try:
-            return mangum_handlers["app"](event, context)
+            return mangum(event, context)
         except Exception:
             # Mangum raises on event shapes it does not know; never let that reach the runtime.
             logger.exception("unsupported event")
-            return {"statusCode": 400, "headers": {"Content-Type": "text/plain"}, "body": "Unsupported event."}
+            return lambda_response(HttpResponse(400, "Unsupported event."))
 
     return asgi_handler

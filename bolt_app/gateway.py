@@ -16,6 +16,7 @@ from bolt_app.request_guard import HttpResponse, Rejected, RequestGuard, SlackRe
 from bolt_app.slack_retries import request_budget
 
 INTERNAL_ERROR = HttpResponse(500, "Internal error; Slack will retry.")
+NOT_CONFIGURED = HttpResponse(500, "The bot is not configured; see the function's logs.")
 UNREADABLE_PAYLOAD = HttpResponse(400, "The Slack payload could not be read.")
 IGNORED = HttpResponse(200, "")
 
@@ -99,3 +100,8 @@ def bolt_response(status: int, body: str | None, headers: Mapping[str, Any] | No
     """Bolt's response as ours; Bolt's header values may be lists."""
     flat = {k: (v[0] if isinstance(v, list | tuple) and v else v) for k, v in (headers or {}).items()}
     return HttpResponse(status, body or "", {k: str(v) for k, v in flat.items()})
+
+
+def lambda_response(response: HttpResponse) -> dict[str, Any]:
+    """Our response in the shape every Lambda HTTP integration accepts."""
+    return {"statusCode": response.status, "headers": response.with_headers(), "body": response.body}
