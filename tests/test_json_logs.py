@@ -91,3 +91,29 @@ def test_bolt_and_slack_sdk_lines_carry_the_correlation_keys(slack, root_level: 
     assert failed["event_id"] == "Ev0JSONLOGS1"
     assert failed["function_request_id"]
     assert "refused" not in output  # message text is not logged at INFO
+
+
+def test_aws_calls_at_debug_stay_json_and_never_print_the_secret(slack, aws_endpoint) -> None:
+    """With Secrets Manager and the root logger at DEBUG (Lambda's runtime sets it from the function's
+    log level), botocore would print every response body, the secret's included; it is held at WARNING."""
+    import uuid
+
+    import boto3
+
+    from bolt_app.local import slack_requests as sr
+
+    arn = boto3.client("secretsmanager", endpoint_url=aws_endpoint).create_secret(
+        Name=f"slack-bot-{uuid.uuid4().hex[:8]}",
+        SecretString=json.dumps({"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET}),
+    )["ARN"]
+    env = lambda_env(slack, SLACK_SECRET_ARN=arn, POWERTOOLS_LOG_LEVEL="DEBUG", TEST_ROOT_LOG_LEVEL="DEBUG")
+    del env["SLACK_BOT_TOKEN"], env["SLACK_SIGNING_SECRET"]
+    container = Container(env)
+    with container:
+        body = sr.json_body(sr.event_callback(sr.dm_message("via the secret")))
+        assert container.invoke(sr.signed_event(SIGNING_SECRET, body))["statusCode"] == 200
+    output = container.close()
+
+    assert _not_json(output) == []
+    assert '"level":"DEBUG"' in output
+    assert BOT_TOKEN not in output and SIGNING_SECRET not in output
