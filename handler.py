@@ -26,10 +26,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bolt_app import ConfigError, Settings, create_app
 from bolt_app.gateway import INTERNAL_ERROR, NOT_CONFIGURED, SlackGateway, bolt_response, lambda_response
-from bolt_app.observability import metrics
+from bolt_app.observability import log_libraries_as_json, metrics
 from bolt_app.request_guard import HttpResponse
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or "slack-bot")
+# Bolt's, slack_sdk's and botocore's lines too: every line the function prints is one JSON object.
+log_libraries_as_json(logger)
 # Invocations that only rejected or ignored a request have no metric to publish; that's fine.
 warnings.filterwarnings("ignore", message="No application metrics to publish")
 

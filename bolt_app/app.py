@@ -49,7 +49,9 @@ def create_app(settings: Settings, *, logger: logging.Logger | None = None) -> A
         )
 
     app = App(
-        name="bolt_app",
+        # Bolt names each listener's logger "<app name>:<function>": a dotted name makes them all
+        # children of the "bolt_app" logger, which handler.py sends through the Powertools formatter.
+        name="bolt_app.listeners",
         logger=bolt_logger,
         signing_secret=settings.signing_secret,
         client=client,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -50,8 +51,26 @@ def lambda_module(fake_slack_server: FakeSlack) -> Iterator[Any]:
 Invoke = Callable[[dict[str, Any]], dict[str, Any]]
 
 
+# Set by tests/test_json_logs.py for a nested run: `invoke` then sends every event to one cold
+# Lambda container process, and everything it printed is written to this file at the end.
+INVOKE_IN_CONTAINER_LOG = "TEST_INVOKE_IN_CONTAINER_LOG"
+
+
+@pytest.fixture(scope="session")
+def handler_container(fake_slack_server: FakeSlack) -> Iterator[Any]:
+    from tests.containers import Container
+
+    container = Container(lambda_env(fake_slack_server))
+    yield container
+    Path(os.environ[INVOKE_IN_CONTAINER_LOG]).write_text(container.close())
+
+
 @pytest.fixture
-def invoke(lambda_module: Any, slack: FakeSlack) -> Invoke:
+def invoke(request: pytest.FixtureRequest, slack: FakeSlack) -> Invoke:
+    if os.environ.get(INVOKE_IN_CONTAINER_LOG):
+        return request.getfixturevalue("handler_container").invoke
+    lambda_module = request.getfixturevalue("lambda_module")
+
     def call(event: dict[str, Any]) -> dict[str, Any]:
         return lambda_module.handler(event, sr.LambdaContext())
 

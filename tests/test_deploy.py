@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -116,6 +117,35 @@ def test_cfn_lint_catches_a_circular_dependency(deploy_bin: Path, tmp_path: Path
     assert "E3004" in lint.stdout, lint.stdout
 
 
+def _serverless_lint(deploy_bin: Path, template: Path) -> subprocess.CompletedProcess[str]:
+    return _run([str(deploy_bin / "cfn-lint"), str(template), "--append-rules", "cfn_lint_serverless.rules"])
+
+
+def test_template_passes_aws_serverless_rules(deploy_bin: Path) -> None:
+    """AWS's serverless rules (cfn-lint-serverless); rules that cannot apply are ignored in the template, with why."""
+    out = _serverless_lint(deploy_bin, ROOT / "template.yaml")
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_serverless_rules_catch_an_unlogged_unthrottled_api(deploy_bin: Path, tmp_path: Path) -> None:
+    """The check above can fail: the rules are loaded and read the HTTP API's settings."""
+    broken = tmp_path / "unthrottled.yaml"
+    out = _run([str(deploy_bin / "python"), "-c", _UNTHROTTLED_TEMPLATE, str(broken)])
+    assert out.returncode == 0, out.stderr
+    lint = _serverless_lint(deploy_bin, broken)
+    assert lint.returncode != 0
+    assert "ES2000" in lint.stdout and "ES2003" in lint.stdout, lint.stdout
+
+
+_UNTHROTTLED_TEMPLATE = """
+import sys
+from samcli.yamlhelper import yaml_dump, yaml_parse
+template = yaml_parse(open("template.yaml").read())
+template["Resources"]["SlackHttpApi"].pop("Properties")
+open(sys.argv[1], "w").write(yaml_dump(template))
+"""
+
+
 _BREAK_TEMPLATE = """
 import sys
 from samcli.yamlhelper import yaml_dump, yaml_parse
@@ -187,7 +217,7 @@ def test_secret_is_built_from_noecho_parameters(cfn: dict[str, Any]) -> None:
     filled = template_string.replace("${SlackBotToken}", "xoxb-1").replace("${SlackSigningSecret}", "abc")
     assert json.loads(filled) == {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "abc"}
     # Parameters only where a user would really change something.
-    assert set(params) == {"SlackBotToken", "SlackSigningSecret", "LogLevel", "LogRetentionInDays"}
+    assert set(params) == {"SlackBotToken", "SlackSigningSecret", "LogLevel", "LogRetentionInDays", "AlarmEmail"}
 
 
 def test_idempotency_table_has_powertools_schema(cfn: dict[str, Any]) -> None:
@@ -217,6 +247,62 @@ def test_http_api_routes(cfn: dict[str, Any]) -> None:
         assert integration["payloadFormatVersion"] == "2.0"
     permissions = _resources(cfn, "AWS::Lambda::Permission")
     assert len(permissions) == len(ROUTES)
+
+
+def test_http_api_logs_every_request_as_json_and_is_throttled(cfn: dict[str, Any]) -> None:
+    (stage,) = _resources(cfn, "AWS::ApiGatewayV2::Stage").values()
+    props = stage["Properties"]
+    logs = props["AccessLogSettings"]
+    assert logs["DestinationArn"] == {"Fn::GetAtt": ["SlackApiAccessLogGroup", "Arn"]}
+    fields = json.loads(re.sub(r"\$context\.[A-Za-z.]+", "x", logs["Format"]))
+    assert {"requestId", "status", "routeKey", "errorType", "integrationError"} <= set(fields)
+    # Context variables only: no header (the signature) and no body (message text).
+    assert "header" not in logs["Format"].lower() and "body" not in logs["Format"].lower()
+    access_group = cfn["Resources"]["SlackApiAccessLogGroup"]["Properties"]
+    assert access_group["RetentionInDays"] == {"Ref": "LogRetentionInDays"}
+    assert access_group["LogGroupName"]["Fn::Sub"].startswith("/aws/vendedlogs/")
+    throttle = props["DefaultRouteSettings"]
+    # Sized for a Slack bot (README, "Operate"): above Slack's own ceiling of ~8 events/s per workspace,
+    # far below the account's 10,000/s that a flood would otherwise reach.
+    assert 8 <= throttle["ThrottlingRateLimit"] <= 100
+    assert throttle["ThrottlingRateLimit"] <= throttle["ThrottlingBurstLimit"] <= 500
+
+
+def test_alarms_reach_the_alarm_topic(cfn: dict[str, Any]) -> None:
+    from bolt_app.observability import Metric
+
+    resources = cfn["Resources"]
+    assert resources["AlarmTopic"]["Type"] == "AWS::SNS::Topic"
+    # The e-mail subscription exists only when AlarmEmail is given.
+    assert cfn["Parameters"]["AlarmEmail"]["Default"] == ""
+    assert cfn["Conditions"]["HasAlarmEmail"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "AlarmEmail"}, ""]}]}
+    (subscription,) = _resources(cfn, "AWS::SNS::Subscription").values()
+    assert subscription["Condition"] == "HasAlarmEmail"
+    assert subscription["Properties"] == {
+        "TopicArn": {"Ref": "AlarmTopic"},
+        "Protocol": "email",
+        "Endpoint": {"Ref": "AlarmEmail"},
+    }
+
+    alarms = {
+        (a["Properties"]["Namespace"], a["Properties"]["MetricName"]): a["Properties"]
+        for a in _resources(cfn, "AWS::CloudWatch::Alarm").values()
+    }
+    env = resources[FUNCTION]["Properties"]["Environment"]["Variables"]
+    namespace = env["POWERTOOLS_METRICS_NAMESPACE"]
+    assert {("AWS/Lambda", "Errors"), ("AWS/Lambda", "Throttles"), (namespace, Metric.SLACK_API_ERRORS.value)} <= set(
+        alarms
+    )
+    for alarm in alarms.values():
+        assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+        assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold" and alarm["Threshold"] >= 1
+        assert alarm["TreatMissingData"] == "notBreaching"
+    for metric in ("Errors", "Throttles"):
+        assert alarms[("AWS/Lambda", metric)]["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": FUNCTION}}]
+    # Powertools Metrics puts one dimension on every metric: service = POWERTOOLS_SERVICE_NAME
+    # (tests/test_metrics.py checks the EMF output). The alarm must name the same value.
+    slack_errors = alarms[(namespace, Metric.SLACK_API_ERRORS.value)]
+    assert slack_errors["Dimensions"] == [{"Name": "service", "Value": env["POWERTOOLS_SERVICE_NAME"]}]
 
 
 def test_outputs(cfn: dict[str, Any]) -> None:

@@ -70,3 +70,25 @@ def test_each_outcome_is_counted(slack):
         "RequestsRejected": 1,
         "SlackApiErrors": 1,
     }
+
+
+def test_every_metric_carries_the_service_dimension_the_alarms_select(slack):
+    """template.yaml's SlackApiErrors alarm selects namespace SlackBot and service = the stack name,
+    which the template passes as POWERTOOLS_SERVICE_NAME: Powertools must emit exactly that."""
+    container = Container(
+        lambda_env(slack, POWERTOOLS_SERVICE_NAME="my-slack-stack", POWERTOOLS_METRICS_NAMESPACE="SlackBot")
+    )
+    with container:
+        container.invoke(sr.signed_event(SIGNING_SECRET, sr.json_body(sr.event_callback(sr.dm_message("ok")))))
+        slack.inject("chat.postMessage", *[Fault(status=500)] * 3)
+        container.invoke(sr.signed_event(SIGNING_SECRET, sr.json_body(sr.event_callback(sr.dm_message("fails")))))
+    documents = [json.loads(line) for line in container.close().splitlines() if line.startswith('{"_aws"')]
+
+    names = set()
+    for document in documents:
+        [directive] = document["_aws"]["CloudWatchMetrics"]
+        assert directive["Namespace"] == "SlackBot"
+        assert directive["Dimensions"] == [["service"]]
+        assert document["service"] == "my-slack-stack"
+        names |= {metric["Name"] for metric in directive["Metrics"]}
+    assert {"RepliesSent", "SlackApiErrors"} <= names
