@@ -94,13 +94,15 @@ def test_attached_files_are_sent_as_metadata_and_acknowledged_by_name(server, sl
 
 
 def test_a_link_is_sent_as_slack_markup_and_a_rich_text_link_and_acknowledged(server):
-    answer = _send(server, "see https://example.com/a?b=1.")
+    answer = _send(server, "see https://example.com/a?b=1&c=2 & <more>.")
 
     event = answer["request"]["body"]["event"]
-    assert event["text"] == "see <https://example.com/a?b=1>."
-    links = [e for e in event["blocks"][0]["elements"][0]["elements"] if e["type"] == "link"]
-    assert links == [{"type": "link", "url": "https://example.com/a?b=1"}]
-    assert _messages(server, DM_CHANNEL)[-1]["text"].endswith("Received 1 link: https://example.com/a?b=1")
+    # Escaped as Slack escapes `text`, inside the link markup too; raw in the rich_text block.
+    assert event["text"] == "see <https://example.com/a?b=1&amp;c=2> &amp; &lt;more&gt;."
+    elements = event["blocks"][0]["elements"][0]["elements"]
+    assert [e for e in elements if e["type"] == "link"] == [{"type": "link", "url": "https://example.com/a?b=1&c=2"}]
+    assert [e["text"] for e in elements if e["type"] == "text"] == ["see ", " & <more>."]
+    assert _messages(server, DM_CHANNEL)[-1]["text"].endswith("Received 1 link: <https://example.com/a?b=1&amp;c=2>")
 
 
 def test_slash_test_then_a_click_replaces_the_picker(server, slack):

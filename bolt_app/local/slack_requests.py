@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import itertools
 import json
+import re
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -122,6 +123,47 @@ def rich_text_blocks(*parts: str | tuple[str, str]) -> list[dict[str, Any]]:
             "elements": [{"type": "rich_text_section", "elements": elements}],
         }
     ]
+
+
+# What Slack's composer turns into a link: a URL up to whitespace, minus trailing punctuation;
+# and an e-mail address, which becomes a mailto: link.
+_TYPED_URL = re.compile(r"https?://[^\s<>]*[^\s<>.,;:!?)\]'\"]")
+_TYPED_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[a-zA-Z]{2,}")
+_TYPED_LINK = re.compile(f"{_TYPED_URL.pattern}|{_TYPED_EMAIL.pattern}")
+
+
+def slack_escape(text: str) -> str:
+    """`&`, `<` and `>` as Slack escapes them in a message's `text` (and only those three)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def typed_message(typed: str) -> dict[str, Any]:
+    """`text` and `blocks` of a message as Slack's composer sends what a person typed.
+
+    In `text`, `&`, `<` and `>` are escaped — inside link markup too — and links become
+    `<url>` (e-mail addresses `<mailto:addr|addr>`); the `rich_text` block carries the raw
+    strings and raw URLs. Use as `dm_message(**typed_message("a & b https://x?a=1&b=2"))`.
+    """
+    text_parts: list[str] = []
+    rich_parts: list[str | tuple[str, str]] = []
+    position = 0
+    for match in _TYPED_LINK.finditer(typed):
+        before = typed[position : match.start()]
+        if before:
+            text_parts.append(slack_escape(before))
+            rich_parts.append(before)
+        found = match.group(0)
+        if found.startswith(("http://", "https://")):
+            text_parts.append(f"<{slack_escape(found)}>")
+            rich_parts.append((found, ""))
+        else:
+            text_parts.append(f"<mailto:{slack_escape(found)}|{slack_escape(found)}>")
+            rich_parts.append((f"mailto:{found}", found))
+        position = match.end()
+    if typed[position:]:
+        text_parts.append(slack_escape(typed[position:]))
+        rich_parts.append(typed[position:])
+    return {"text": "".join(text_parts), "blocks": rich_text_blocks(*rich_parts) if typed else []}
 
 
 def event_callback(event: dict[str, Any], *, event_id: str | None = None) -> dict[str, Any]:

@@ -12,7 +12,6 @@ import base64
 import itertools
 import json
 import logging
-import re
 import threading
 import time
 from collections.abc import Callable
@@ -33,9 +32,6 @@ DM_CHANNEL = "D0PLAYDM01"
 GENERAL_CHANNEL = "C0GENERAL1"
 # Kept bounded: the page fetches it whole on every change.
 MAX_LOG_ENTRIES = 300
-
-# What Slack's composer turns into a link: a URL up to whitespace, minus trailing punctuation.
-_URL = re.compile(r"https?://[^\s<>]*[^\s<>.,;:!?)\]'\"]")
 
 LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
@@ -121,10 +117,8 @@ class Playground:
         return self._invoke(f"block_actions {action_id}", sr.interactive_body(payload))
 
     def _message(self, target: Channel, text: str, files: list[dict[str, Any]]) -> dict[str, Any]:
-        # What Slack's composer sends: URLs marked up as <url> in text, and as link elements in blocks.
-        markup = _URL.sub(lambda m: f"<{m.group(0)}>", text)
-        blocks = sr.rich_text_blocks(*_rich_text_parts(text)) if text else []
-        event = sr.dm_message(markup, user=HUMAN_ID, channel=target.id, files=files or None, blocks=blocks)
+        # What Slack's composer sends: `text` escaped, URLs marked up as <url>; raw link elements in blocks.
+        event = sr.dm_message(**sr.typed_message(text), user=HUMAN_ID, channel=target.id, files=files or None)
         if not target.is_im:
             event["channel_type"] = "channel"
         self.fake.add_message(target.id, {k: v for k, v in event.items() if k not in ("channel", "event_ts")})
@@ -240,19 +234,6 @@ def _file(spec: dict[str, Any]) -> dict[str, Any]:
     size = spec.get("size")
     mimetype = spec.get("type") or "application/octet-stream"
     return sr.file_metadata(name.strip(), str(mimetype), size if isinstance(size, int) and size >= 0 else 0)
-
-
-def _rich_text_parts(text: str) -> list[str | tuple[str, str]]:
-    parts: list[str | tuple[str, str]] = []
-    position = 0
-    for match in _URL.finditer(text):
-        if match.start() > position:
-            parts.append(text[position : match.start()])
-        parts.append((match.group(0), ""))
-        position = match.end()
-    if position < len(text):
-        parts.append(text[position:])
-    return parts
 
 
 def _parsed(body: str, content_type: str) -> Any:
