@@ -108,6 +108,16 @@ def dinner_pick_confirmation(user_id: str, restaurant: Restaurant) -> tuple[str,
     return text, [SectionBlock(block_id="dinner_picked", text=MarkdownTextObject(text=text)).to_dict()]
 
 
+def dinner_already_picked(user_id: str, restaurant_name: str) -> str:
+    """What a later click is told (ephemerally): the first pick stands."""
+    return f"<@{user_id}> already picked *{slack_text.escape(restaurant_name)}*; the first pick stands."
+
+
+def dinner_picker_expired() -> str:
+    """What a click on a picker Slack no longer lets the bot change is told (ephemerally)."""
+    return "This dinner picker has expired, so your pick was not recorded. Type `/test` for a new one."
+
+
 def reply_to_message(text: str, file_names: list[str], urls: list[str]) -> str | None:
     """One reply for one incoming message: the echo, then the files, then the links.
 
