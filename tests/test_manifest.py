@@ -32,7 +32,7 @@ def render(capsys: pytest.CaptureFixture[str], *argv: str) -> dict[str, Any]:
 
 
 def test_manifest_json_has_what_the_bot_needs() -> None:
-    manifest = json.loads((ROOT / "manifest.json").read_text())
+    manifest = json.loads((ROOT / "slack" / "manifest.json").read_text())
     scopes = manifest["oauth_config"]["scopes"]["bot"]
     assert sorted(scopes) == sorted(["chat:write", "im:history", "im:read", "commands"])
     settings = manifest["settings"]
@@ -56,7 +56,7 @@ def test_url_is_filled_into_events_command_and_interactivity(capsys: pytest.Capt
     assert [c["url"] for c in manifest["features"]["slash_commands"]] == [URL]
     assert settings["socket_mode_enabled"] is False
     assert sorted(set(all_urls(manifest))) == [URL]
-    # Everything else is manifest.json unchanged.
+    # Everything else is slack/manifest.json unchanged.
     assert m.for_http(m.load_manifest(), URL) == manifest
     assert manifest["oauth_config"] == m.load_manifest()["oauth_config"]
 

@@ -21,8 +21,11 @@ from bolt_app.first_pick import FirstPickStore, InMemoryFirstPicks, Pick, picker
 from bolt_app.observability import Metric, count
 from bolt_app.slack_retries import response_url_client
 
-# Slack answers a post to a response_url that has expired (30 minutes, or 5 uses) with HTTP 404
-# (body `expired_url`; `used_url` for one used up): then only the Web API can reach the person.
+# A response_url takes up to 5 posts within 30 minutes; `response_type: ephemeral` with
+# `replace_original: false` shows a message to the clicker only and leaves the original alone
+# (https://docs.slack.dev/interactivity/handling-user-interaction, "Message responses"). Past
+# that, Slack refuses the post with HTTP 404 (the fake answers `expired_url`, as observed for
+# Slack); any 404/410 is taken as expired, and only the Web API can still reach the person.
 EXPIRED_RESPONSE_URL_STATUSES = frozenset({404, 410})
 
 
