@@ -128,12 +128,16 @@ def test_slash_test_then_a_click_replaces_the_picker(server, slack):
     assert all(b["type"] != "actions" for b in replaced["blocks"])
 
 
-def test_an_unknown_command_gets_the_bots_answer_shown_only_to_the_person(server):
-    answer = _send(server, "/nope now", channel=GENERAL_CHANNEL)
-    assert answer["status"] == 200  # the catch-all answers: Slack would retry nothing
+def test_a_command_the_manifest_does_not_declare_never_reaches_the_bot(server, playground, slack):
+    # As in Slack: /deploy works only once slack/manifest.json declares it (README, "Add your own command").
+    answer = _send(server, "/deploy now", channel=GENERAL_CHANNEL)
+
+    assert answer == {"sent": False, "reason": "/deploy is not declared in slack/manifest.json"}
     [shown] = _messages(server, GENERAL_CHANNEL)
-    assert shown["text"] == "Sorry, I don't know /nope yet."
-    assert shown.get("ephemeral") is True
+    assert (shown["user"], shown.get("ephemeral")) == ("USLACKBOT", True)
+    assert shown["text"].startswith("`/deploy` is not a valid command.")
+    assert [e for e in playground.log if e["type"] == "request"] == []
+    assert slack.calls == []
 
 
 def test_a_failing_handler_is_shown_as_a_failed_command_only_to_the_person(slack):

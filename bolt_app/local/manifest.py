@@ -24,6 +24,11 @@ def load_manifest(path: Path = MANIFEST_PATH) -> dict[str, Any]:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
+def slash_commands(manifest: dict[str, Any]) -> list[str]:
+    """The slash commands the manifest declares: the only ones Slack lets anyone type."""
+    return [entry["command"] for entry in manifest.get("features", {}).get("slash_commands", [])]
+
+
 def request_url(url: str) -> str:
     """Validate the URL Slack will call; a bare API URL (no path) gets /slack/events appended."""
     parts = urlsplit(url.strip())

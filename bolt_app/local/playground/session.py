@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from bolt_app.local import slack_requests as sr
+from bolt_app.local import manifest
 from bolt_app.local.fake_slack import ApiCall, FakeSlack, ResponseUrlPost
 from bolt_app.local.playground.masking import mask
 
@@ -130,6 +131,18 @@ class Playground:
         )
 
     def _slash_command(self, target: Channel, command: str, argument: str) -> dict[str, Any]:
+        if command not in manifest.slash_commands(manifest.load_manifest()):
+            # What Slack does with a command the app's manifest does not declare: no request to the
+            # app at all, only Slackbot's note to the person who typed it.
+            note = (
+                f"`{command}` is not a valid command. In Slack, all messages that start with the "
+                '"/" character are interpreted as commands. Slash commands come from '
+                "slack/manifest.json (features.slash_commands)."
+            )
+            self.fake.add_message(
+                target.id, {"user": "USLACKBOT", "text": note, "ephemeral": True, "ephemeral_to": HUMAN_ID}
+            )
+            return {"sent": False, "reason": f"{command} is not declared in slack/manifest.json"}
         response_url = self.fake.new_response_url(channel=target.id, user=HUMAN_ID)
         fields = sr.slash_command(command, argument, response_url=response_url, user=HUMAN_ID, channel=target.id)
         if target.is_im:
