@@ -105,6 +105,28 @@ def test_a_link_is_sent_as_slack_markup_and_a_rich_text_link_and_acknowledged(se
     assert _messages(server, DM_CHANNEL)[-1]["text"].endswith("Received 1 link: <https://example.com/a?b=1&amp;c=2>")
 
 
+def test_a_reply_in_a_thread_is_sent_as_one_and_answered_in_it(server, slack):
+    _send(server, "start")
+    parent = _messages(server, DM_CHANNEL)[0]
+    status, answer = _request(
+        server + "/playground/messages", {"channel": DM_CHANNEL, "text": "in *the* thread", "thread_ts": parent["ts"]}
+    )
+
+    assert status == 200, answer
+    event = answer["request"]["body"]["event"]
+    assert (event["thread_ts"], event["parent_user_id"]) == (parent["ts"], HUMAN_ID)
+    reply, echo = _messages(server, DM_CHANNEL)[-2:]
+    assert reply["thread_ts"] == echo["thread_ts"] == parent["ts"]
+    assert echo["text"] == "Echo: in *the* thread"
+    # The composer's formatting, as Slack sends it: marks in `text`, styles in the rich_text block.
+    assert {"type": "text", "text": "the", "style": {"bold": True}} in event["blocks"][0]["elements"][0]["elements"]
+
+
+def test_a_thread_reply_needs_a_message_to_reply_to(server):
+    status, answer = _request(server + "/playground/messages", {"channel": DM_CHANNEL, "text": "x", "thread_ts": "1.2"})
+    assert status == 400 and "no message 1.2" in answer["error"]
+
+
 def test_slash_test_then_a_click_replaces_the_picker(server, slack):
     answer = _send(server, "/test", channel=GENERAL_CHANNEL)
     assert (answer["kind"], answer["status"]) == ("command /test", 200)

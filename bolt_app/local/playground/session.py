@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
-from bolt_app.local import slack_requests as sr
 from bolt_app.local import manifest
+from bolt_app.local import slack_requests as sr
 from bolt_app.local.fake_slack import ApiCall, FakeSlack, ResponseUrlPost
 from bolt_app.local.playground.masking import mask
 
@@ -88,16 +88,23 @@ class Playground:
 
     # -- user actions -------------------------------------------------------------------
 
-    def send(self, channel: str, text: str, files: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-        """The person sends a message (or a slash command, when it starts with `/`) in `channel`."""
+    def send(
+        self, channel: str, text: str, files: list[dict[str, Any]] | None = None, thread_ts: str | None = None
+    ) -> dict[str, Any]:
+        """The person sends a message (or a slash command, when it starts with `/`) in `channel`,
+        or a reply in the thread of its message `thread_ts`."""
         target = _channel(channel)
         text = text.strip()
+        if thread_ts is not None:
+            parent = next((m for m in self.fake.messages(target.id) if m.get("ts") == thread_ts), None)
+            if parent is None or parent.get("ephemeral") or parent.get("thread_ts", thread_ts) != thread_ts:
+                raise PlaygroundError(f"no message {thread_ts} to reply to in {target.name}")
         if text.startswith("/") and not files:
             command, _, argument = text.partition(" ")
             return self._slash_command(target, command, argument.strip())
         if not text and not files:
             raise PlaygroundError("nothing to send")
-        return self._message(target, text, [_file(f) for f in files or []])
+        return self._message(target, text, [_file(f) for f in files or []], thread_ts)
 
     def click(self, channel: str, ts: str, action_id: str) -> dict[str, Any]:
         """The person clicks the button `action_id` of the message `ts`."""
@@ -117,9 +124,16 @@ class Playground:
             payload["channel"] = {"id": target.id, "name": "directmessage"}
         return self._invoke(f"block_actions {action_id}", sr.interactive_body(payload))
 
-    def _message(self, target: Channel, text: str, files: list[dict[str, Any]]) -> dict[str, Any]:
+    def _message(
+        self, target: Channel, text: str, files: list[dict[str, Any]], thread_ts: str | None = None
+    ) -> dict[str, Any]:
         # What Slack's composer sends: `text` escaped, URLs marked up as <url>; raw link elements in blocks.
-        event = sr.dm_message(**sr.typed_message(text), user=HUMAN_ID, channel=target.id, files=files or None)
+        event = sr.dm_message(
+            **sr.typed_message(text), user=HUMAN_ID, channel=target.id, files=files or None, thread_ts=thread_ts
+        )
+        if thread_ts:
+            parent = next(m for m in self.fake.messages(target.id) if m.get("ts") == thread_ts)
+            event["parent_user_id"] = parent.get("user")
         if not target.is_im:
             event["channel_type"] = "channel"
         self.fake.add_message(target.id, {k: v for k, v in event.items() if k not in ("channel", "event_ts")})
