@@ -10,6 +10,7 @@ bounded in-memory store, which is exact within one process (local runs, Socket M
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 import time
 from collections import OrderedDict
@@ -17,6 +18,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from bolt_app import aws_clients
+
+logger = logging.getLogger(__name__)
 
 # A picker's buttons stay clickable in clients that have not redrawn; a week outlives any of them.
 CLAIM_TTL_SECONDS = 7 * 24 * 3600
@@ -79,6 +82,8 @@ class DynamoDBFirstPicks:
         self._table = table_name
 
     def claim(self, picker: str, pick: Pick) -> Pick | None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
         client = aws_clients.client("dynamodb")
         try:
             client.put_item(
@@ -102,11 +107,22 @@ class DynamoDBFirstPicks:
                     client.get_item(TableName=self._table, Key={"id": {"S": picker}}, ConsistentRead=True).get("Item")
                 )
             return winner or pick
+        except (BotoCoreError, ClientError) as error:
+            # The table is unreachable: the pick still counts (unguarded), as an event is still
+            # answered when the exactly-once records cannot be read.
+            code = error.response.get("Error", {}).get("Code") if isinstance(error, ClientError) else None
+            logger.warning(
+                "first-pick claim failed: pick not guarded",
+                extra={"error_type": type(error).__name__, "aws_error": code},
+            )
         return None
 
     def release(self, picker: str, pick: Pick) -> None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
         client = aws_clients.client("dynamodb")
-        with contextlib.suppress(client.exceptions.ConditionalCheckFailedException):
+        # Best effort: a claim left behind expires with its TTL.
+        with contextlib.suppress(BotoCoreError, ClientError):
             client.delete_item(
                 TableName=self._table,
                 Key={"id": {"S": picker}},

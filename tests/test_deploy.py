@@ -283,8 +283,10 @@ def test_artifact_holds_only_what_runs_on_lambda(artifact: Path) -> None:
     assert not (artifact / "bolt_app" / "local").exists()
     assert not (artifact / "bolt_app" / "__main__.py").exists()
     # Only the sources, their bytecode and package metadata: no repo files, no virtualenvs.
-    repo_files = {"template.yaml", "samconfig.toml", "Makefile", "slack", "tools", ".venv", "requirements.txt"}
+    repo_files = {"template.yaml", "samconfig.toml", "Makefile", "manifest.json", "tools", ".venv", "requirements.txt"}
     assert not top & repo_files
+    # slack_sdk's wheel has a top-level `slack` package of its own; the app manifest must not be in it.
+    assert not (artifact / "slack" / "manifest.json").exists()
     bolt_files = sorted(str(p.relative_to(artifact)) for p in (artifact / "bolt_app").rglob("*.py"))
     assert bolt_files == sorted(
         str(p.relative_to(ROOT))

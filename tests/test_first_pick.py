@@ -159,3 +159,13 @@ def test_simultaneous_clicks_in_two_containers_one_pick_wins(idempotency_table, 
     assert claim["id"]["S"] == f"first_pick#{CHANNEL}#{picker['ts']}"
     assert claim["user_id"]["S"] == winner
     assert int(claim["expiration"]["N"]) > time.time() + 24 * 3600
+
+
+def test_an_unreachable_table_lets_the_pick_through_unguarded(fresh_container, aws_endpoint, slack):
+    container = fresh_container(IDEMPOTENCY_TABLE="no-such-table")
+    picker = _picker(slack)
+
+    response = container.handler(_click(slack, picker, "U0DWIGHT01", FARMHOUSE), sr.LambdaContext())
+
+    assert response["statusCode"] == 200
+    assert _shown(slack, picker)["text"] == "<@U0DWIGHT01> picked *Farmhouse Thai Cuisine*"
