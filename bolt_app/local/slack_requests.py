@@ -61,7 +61,8 @@ def dm_message(
     blocks: list[dict[str, Any]] | None = None,
     **extra: Any,
 ) -> dict[str, Any]:
-    """A `message.im` event as Slack delivers it."""
+    """A `message.im` event as Slack delivers it. `text` is the wire text (escaped, with markup);
+    for what a person typed, pass `**typed_message(typed)` instead of text and blocks."""
     ts = f"{time.time():.6f}"
     event: dict[str, Any] = {
         "type": "message",
