@@ -60,7 +60,7 @@ def create_app(settings: Settings, *, logger: logging.Logger | None = None) -> A
         process_before_response=True,
     )
     app.error(handle_listener_error)
-    register_listeners(app)
+    register_listeners(app, settings)
     return app
 
 

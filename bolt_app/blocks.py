@@ -14,6 +14,8 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
+from bolt_app import slack_text
+
 DINNER_PICKER_BLOCK_ID = "dinner_picker"
 DINNER_PICK_ACTION_PREFIX = "dinner_pick_"
 # Slack rejects a message text longer than this (chat.postMessage `msg_too_long`).
@@ -106,24 +108,40 @@ def dinner_pick_confirmation(user_id: str, restaurant: Restaurant) -> tuple[str,
     return text, [SectionBlock(block_id="dinner_picked", text=MarkdownTextObject(text=text)).to_dict()]
 
 
+def dinner_already_picked(user_id: str, restaurant_name: str) -> str:
+    """What a later click is told (ephemerally): the first pick stands."""
+    return f"<@{user_id}> already picked *{slack_text.escape(restaurant_name)}*; the first pick stands."
+
+
+def dinner_picker_expired() -> str:
+    """What a click on a picker Slack no longer lets the bot change is told (ephemerally)."""
+    return "This dinner picker has expired, so your pick was not recorded. Type `/test` for a new one."
+
+
 def reply_to_message(text: str, file_names: list[str], urls: list[str]) -> str | None:
-    """One reply for one incoming message: the echo, then the files, then the links."""
+    """One reply for one incoming message: the echo, then the files, then the links.
+
+    `text` is the message's `text` as Slack sent it (already escaped, with its markup): echoed as
+    is, so it reads as typed, minus any live broadcast mention. File names and URLs are raw, so
+    they are escaped: a file named `<!channel>.pdf` is a name, not a ping.
+    """
     lines: list[str] = []
     if file_names:
-        lines.append(f"Received {_count(len(file_names), 'file')}: {', '.join(file_names)}")
+        names = ", ".join(slack_text.escape(name) for name in file_names)
+        lines.append(f"Received {_count(len(file_names), 'file')}: {names}")
     if urls:
-        lines.append(f"Received {_count(len(urls), 'link')}: {', '.join(urls)}")
+        lines.append(f"Received {_count(len(urls), 'link')}: {', '.join(slack_text.link(url) for url in urls)}")
     tail = "".join("\n" + line for line in lines)
     if text:
-        echo = "Echo: " + text
+        echo = "Echo: " + slack_text.without_broadcasts(text)
         if len(echo) + len(tail) > MAX_MESSAGE_CHARS:
             marker = " … (cut to fit Slack's 40,000-character limit)"
-            echo = echo[: max(0, MAX_MESSAGE_CHARS - len(tail) - len(marker))] + marker
+            echo = slack_text.cut(echo, max(0, MAX_MESSAGE_CHARS - len(tail) - len(marker))) + marker
         lines.insert(0, echo)
     if not lines:
         return None
     reply = "\n".join(lines)
-    return reply[:MAX_MESSAGE_CHARS]
+    return slack_text.cut(reply, MAX_MESSAGE_CHARS)
 
 
 def _count(n: int, noun: str) -> str:

@@ -252,7 +252,7 @@ def test_an_echo_past_slacks_limit_is_cut_to_fit_and_says_so(invoke, slack):
     assert len(reply) <= MAX_MESSAGE_CHARS
     assert reply.startswith("Echo: xxx")
     assert "cut to fit" in reply
-    assert reply.endswith("Received 1 file: big.txt\nReceived 1 link: https://example.com")
+    assert reply.endswith("Received 1 file: big.txt\nReceived 1 link: <https://example.com>")
 
 
 def test_an_echo_within_the_limit_is_not_cut(invoke, slack):

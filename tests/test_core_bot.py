@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from urllib.parse import parse_qs
 
@@ -98,7 +99,7 @@ def test_links_from_text_and_rich_text_are_listed_once_each(invoke, slack):
     [call] = _posted(slack)
     assert call.args["text"] == (
         f"Echo: {text}\n"
-        "Received 3 links: https://example.com, https://docs.example.org/a?b=1, https://only-in-blocks.example"
+        "Received 3 links: <https://example.com>, <https://docs.example.org/a?b=1>, <https://only-in-blocks.example>"
     )
 
 
@@ -106,7 +107,7 @@ def test_one_link_is_singular(invoke, slack):
     invoke(dm_event(sr.dm_message("<https://example.com>")))
 
     [call] = _posted(slack)
-    assert call.args["text"].endswith("\nReceived 1 link: https://example.com")
+    assert call.args["text"].endswith("\nReceived 1 link: <https://example.com>")
 
 
 def test_mentions_and_channels_are_not_links(invoke, slack):
@@ -121,8 +122,78 @@ def test_files_and_links_together(invoke, slack):
 
     [call] = _posted(slack)
     assert (
-        call.args["text"] == "Echo: <https://example.com>\nReceived 1 file: a.txt\nReceived 1 link: https://example.com"
+        call.args["text"]
+        == "Echo: <https://example.com>\nReceived 1 file: a.txt\nReceived 1 link: <https://example.com>"
     )
+
+
+# -- text as Slack sends it, and what the bot writes back -----------------------------------
+
+
+def test_a_link_with_an_ampersand_is_one_link_as_typed(invoke, slack):
+    typed = sr.typed_message("the report https://example.com/report?a=1&b=2 & more")
+    # As Slack sends it: escaped in `text`, even inside the link markup; raw in the blocks.
+    assert typed["text"] == "the report <https://example.com/report?a=1&amp;b=2> &amp; more"
+    invoke(dm_event(sr.dm_message(**typed)))
+
+    [call] = _posted(slack)
+    assert call.args["text"] == (
+        "Echo: the report <https://example.com/report?a=1&amp;b=2> &amp; more\n"
+        "Received 1 link: <https://example.com/report?a=1&amp;b=2>"
+    )
+
+
+def test_file_names_and_urls_are_escaped_in_the_reply(invoke, slack):
+    name = "<!channel> & <https://evil.example|report>.pdf"
+    typed = sr.typed_message("see https://example.com/a?x=1&y=2")
+    # A URL only Slack's blocks could carry: in markup `|` would start a label and `>` end it.
+    typed["blocks"][0]["elements"][0]["elements"].append({"type": "link", "url": "https://example.com/p|q>r"})
+    invoke(dm_event(sr.dm_message(**typed, files=[sr.file_metadata(name)])))
+
+    [call] = _posted(slack)
+    reply = call.args["text"]
+    assert "\nReceived 1 file: &lt;!channel&gt; &amp; &lt;https://evil.example|report&gt;.pdf\n" in reply
+    assert reply.endswith("Received 2 links: <https://example.com/a?x=1&amp;y=2>, <https://example.com/p%7Cq&gt;r>")
+    # Outside the echo, the only markup in the reply is the links the bot wrote.
+    tail = reply.split("\n", 1)[1]
+    assert tail.count("<") == 2 and tail.count(">") == 2
+
+
+@pytest.mark.parametrize(
+    ("sent", "echoed"),
+    [
+        ("<!channel> lunch?", "@\u2060channel lunch?"),
+        ("<!here|@here> now", "@\u2060here now"),
+        ("<!everyone>", "@\u2060everyone"),
+        ("ping <!subteam^S0TEAM0001|@oncall>", "ping @\u2060oncall"),
+        ("ping <!subteam^S0TEAM0001>", "ping @\u2060subteam"),
+        ("hi <@U0OTHER01> <!date^1392734382^{date}|Feb 18>", "hi <@U0OTHER01> <!date^1392734382^{date}|Feb 18>"),
+    ],
+)
+def test_the_echo_never_carries_a_broadcast_mention(invoke, slack, sent, echoed):
+    invoke(dm_event(sr.dm_message(sent)))
+
+    [call] = _posted(slack)
+    assert call.args["text"] == f"Echo: {echoed}"
+    assert call.args["link_names"] in (False, 0, "0", "false")
+    for broadcast in ("<!channel", "<!here", "<!everyone", "<!subteam"):
+        assert broadcast not in call.args["text"]
+
+
+@pytest.mark.parametrize(
+    "typed",
+    ["write to dwight@example.com", "call <tel:+15551234567|the office>", "open <slack://open?team=T1|the app>"],
+)
+def test_only_web_links_count_from_text_and_blocks_alike(invoke, slack, typed):
+    message = sr.typed_message(typed) if "<" not in typed else {"text": typed}
+    if "<" in typed:
+        target, label = typed[typed.index("<") + 1 : -1].split("|")
+        message["blocks"] = sr.rich_text_blocks(typed[: typed.index("<")], (target, label))
+    invoke(dm_event(sr.dm_message(**message)))
+
+    [call] = _posted(slack)
+    assert "Received" not in call.args["text"]
+    assert any(e.get("type") == "link" for e in message["blocks"][0]["elements"][0]["elements"])
 
 
 # -- 4. /test -------------------------------------------------------------------------------
@@ -167,7 +238,8 @@ def test_clicking_a_button_replaces_the_picker_with_the_pick(invoke, slack, butt
     payload = sr.block_actions(
         sr.button_click(picker, action_id),
         response_url=response_url,
-        message={"type": "message", "ts": "1700000000.000200", "text": "picker", "blocks": picker},
+        # A picker of its own: the first pick on a picker wins (tests/test_first_pick.py).
+        message={"type": "message", "ts": f"{time.time():.6f}", "text": "picker", "blocks": picker},
         user="U0DWIGHT01",
     )
 

@@ -101,6 +101,10 @@ def test_sam_validate_lint(deploy_bin: Path) -> None:
     out = _run([str(deploy_bin / "sam"), "validate", "--lint", "--template-file", "template.yaml"])
     assert out.returncode == 0, out.stdout + out.stderr
     assert "is a valid SAM Template" in out.stdout + out.stderr
+    # The SAM CLI takes any manifest.json in the working directory for a CDK app's (and says so on
+    # every validate, package, deploy and sync): the Slack app manifest lives in slack/ instead.
+    assert "CDK" not in out.stdout + out.stderr, out.stdout + out.stderr
+    assert not (ROOT / "manifest.json").exists()
 
 
 def test_transformed_template_passes_cfn_lint(deploy_bin: Path, cfn: dict[str, Any], tmp_path: Path) -> None:
@@ -367,6 +371,8 @@ def test_artifact_holds_only_what_runs_on_lambda(artifact: Path) -> None:
     # Only the sources, their bytecode and package metadata: no repo files, no virtualenvs.
     repo_files = {"template.yaml", "samconfig.toml", "Makefile", "manifest.json", "tools", ".venv", "requirements.txt"}
     assert not top & repo_files
+    # slack_sdk's wheel has a top-level `slack` package of its own; the app manifest must not be in it.
+    assert not (artifact / "slack" / "manifest.json").exists()
     bolt_files = sorted(str(p.relative_to(artifact)) for p in (artifact / "bolt_app").rglob("*.py"))
     assert bolt_files == sorted(
         str(p.relative_to(ROOT))

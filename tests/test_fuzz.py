@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import time
 from typing import Any
 
@@ -17,6 +18,7 @@ from bolt_app.local.fake_slack import MAX_BLOCKS
 from tests.conftest import SIGNING_SECRET
 
 EXAMPLES_PER_SHAPE = 1000
+BROADCAST = re.compile(r"<!(channel|here|everyone|subteam\^)")
 
 json_leaf = st.one_of(
     st.none(),
@@ -36,6 +38,10 @@ json_leaf = st.one_of(
             "Ler Ros",
             "dinner_pick_farmhouse",
             "<https://example.com|x>",
+            # Text as Slack sends it: escaped, with link markup and broadcast mentions.
+            "a &amp; b &lt;c&gt; <https://example.com/?a=1&amp;b=2|x>",
+            "<!channel> <!here|@here> <!subteam^S0TEAM0001|@oncall>",
+            "<!channel>.pdf & <https://evil.example|report>",
             "x" * 41_000,
         ]
     ),
@@ -102,6 +108,8 @@ def _check(invoke_handler, slack, body_and_type: tuple[str, str]) -> None:
     for call in slack.calls:
         assert call.method == "chat.postMessage"
         assert 0 < len(call.args["text"]) <= MAX_MESSAGE_CHARS
+        # Whatever was sent, the reply never notifies a channel or a group.
+        assert not BROADCAST.search(call.args["text"]), call.args["text"]
     for post in slack.response_posts:
         assert len(post.payload.get("text") or "") <= MAX_MESSAGE_CHARS
         assert len(post.payload.get("blocks") or []) <= MAX_BLOCKS
@@ -115,11 +123,13 @@ FUZZ = settings(
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 
+# "@channel" typed in Slack arrives as <!channel> markup.
+_TYPED = sr.typed_message("hi & https://example.com/?a=1&b=2")
 DM_EVENT = sr.event_callback(
     sr.dm_message(
-        "hi <https://example.com|ex>",
-        files=[sr.file_metadata("a.pdf")],
-        blocks=sr.rich_text_blocks("hi ", ("https://example.com", "ex")),
+        text=_TYPED["text"] + " <!channel>",
+        blocks=_TYPED["blocks"],
+        files=[sr.file_metadata("<!here> & <x>.pdf")],
         thread_ts="1700000000.000100",
     )
 )

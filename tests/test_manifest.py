@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import subprocess
 import sys
@@ -9,7 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from slack_bolt import App
 
+from bolt_app.config import Settings
+from bolt_app.listeners import register_listeners
 from bolt_app.local import manifest as m
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,7 +36,7 @@ def render(capsys: pytest.CaptureFixture[str], *argv: str) -> dict[str, Any]:
 
 
 def test_manifest_json_has_what_the_bot_needs() -> None:
-    manifest = json.loads((ROOT / "manifest.json").read_text())
+    manifest = json.loads((ROOT / "slack" / "manifest.json").read_text())
     scopes = manifest["oauth_config"]["scopes"]["bot"]
     assert sorted(scopes) == sorted(["chat:write", "im:history", "im:read", "commands"])
     settings = manifest["settings"]
@@ -44,8 +48,65 @@ def test_manifest_json_has_what_the_bot_needs() -> None:
     assert app_home["messages_tab_enabled"] is True
     assert app_home["messages_tab_read_only_enabled"] is False
     assert manifest["features"]["bot_user"]["display_name"]
-    assert [c["command"] for c in manifest["features"]["slash_commands"]] == ["/test"]
+    assert "/test" in m.slash_commands(manifest)
     assert m.load_manifest() == manifest
+
+
+class _RecordingApp(App):
+    """A real Bolt App that also notes every slash command a listener module registers."""
+
+    def __init__(self) -> None:
+        super().__init__(signing_secret="s", token="xoxb-t", token_verification_enabled=False)
+        self.commands: list[str] = []
+
+    def command(self, command: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(command, str):
+            self.commands.append(command)
+        return super().command(command, *args, **kwargs)
+
+
+def registered_commands() -> list[str]:
+    app = _RecordingApp()
+    register_listeners(app, Settings(bot_token="xoxb-t", signing_secret="s"))
+    return app.commands
+
+
+def test_the_manifest_declares_exactly_the_commands_the_app_registers() -> None:
+    # One truth: a command module without its manifest entry works in the playground but Slack
+    # rejects it; a manifest entry without a module gets "Sorry, I don't know" in Slack.
+    registered = registered_commands()
+    assert len(registered) == len(set(registered)), f"a command is registered twice: {registered}"
+    declared = m.slash_commands(m.load_manifest())
+    assert sorted(declared) == sorted(registered), (
+        f"slack/manifest.json declares {sorted(declared)}, the listeners register {sorted(registered)}: "
+        "add the missing manifest entry (features.slash_commands) or listener module"
+    )
+
+
+def test_every_declared_command_says_what_it_does() -> None:
+    for entry in m.load_manifest()["features"]["slash_commands"]:
+        assert entry["command"].startswith("/") and entry["command"] == entry["command"].lower(), entry
+        # Slack shows these in the composer's autocomplete: a description is required.
+        assert isinstance(entry.get("description"), str) and entry["description"].strip(), entry
+        assert isinstance(entry.get("usage_hint", ""), str), entry
+        assert entry.get("should_escape") is False, entry
+
+
+def test_the_check_catches_a_command_missing_from_either_side(monkeypatch: pytest.MonkeyPatch) -> None:
+    manifest = m.load_manifest()
+    undeclared = copy.deepcopy(manifest)
+    undeclared["features"]["slash_commands"] = [
+        c for c in manifest["features"]["slash_commands"] if c["command"] != "/test"
+    ]
+    monkeypatch.setattr(m, "load_manifest", lambda path=m.MANIFEST_PATH: undeclared)
+    with pytest.raises(AssertionError, match="/test"):
+        test_the_manifest_declares_exactly_the_commands_the_app_registers()
+
+    unregistered = copy.deepcopy(manifest)
+    unregistered["features"]["slash_commands"].append({"command": "/deploy", "description": "Deploy"})
+    monkeypatch.setattr(m, "load_manifest", lambda path=m.MANIFEST_PATH: unregistered)
+    with pytest.raises(AssertionError, match="/deploy"):
+        test_the_manifest_declares_exactly_the_commands_the_app_registers()
 
 
 def test_url_is_filled_into_events_command_and_interactivity(capsys: pytest.CaptureFixture[str]) -> None:
@@ -53,10 +114,10 @@ def test_url_is_filled_into_events_command_and_interactivity(capsys: pytest.Capt
     settings = manifest["settings"]
     assert settings["event_subscriptions"]["request_url"] == URL
     assert settings["interactivity"]["request_url"] == URL
-    assert [c["url"] for c in manifest["features"]["slash_commands"]] == [URL]
+    assert {c["url"] for c in manifest["features"]["slash_commands"]} == {URL}
     assert settings["socket_mode_enabled"] is False
     assert sorted(set(all_urls(manifest))) == [URL]
-    # Everything else is manifest.json unchanged.
+    # Everything else is slack/manifest.json unchanged.
     assert m.for_http(m.load_manifest(), URL) == manifest
     assert manifest["oauth_config"] == m.load_manifest()["oauth_config"]
 
@@ -86,7 +147,7 @@ def test_socket_mode_variant_has_no_urls(capsys: pytest.CaptureFixture[str]) -> 
     assert all_urls(manifest) == []
     assert manifest["settings"]["interactivity"]["is_enabled"] is True
     assert manifest["settings"]["event_subscriptions"]["bot_events"] == ["message.im"]
-    assert [c["command"] for c in manifest["features"]["slash_commands"]] == ["/test"]
+    assert m.slash_commands(manifest) == m.slash_commands(m.load_manifest())
 
 
 def test_python_dash_m_bolt_app_manifest() -> None:

@@ -94,13 +94,37 @@ def test_attached_files_are_sent_as_metadata_and_acknowledged_by_name(server, sl
 
 
 def test_a_link_is_sent_as_slack_markup_and_a_rich_text_link_and_acknowledged(server):
-    answer = _send(server, "see https://example.com/a?b=1.")
+    answer = _send(server, "see https://example.com/a?b=1&c=2 & <more>.")
 
     event = answer["request"]["body"]["event"]
-    assert event["text"] == "see <https://example.com/a?b=1>."
-    links = [e for e in event["blocks"][0]["elements"][0]["elements"] if e["type"] == "link"]
-    assert links == [{"type": "link", "url": "https://example.com/a?b=1"}]
-    assert _messages(server, DM_CHANNEL)[-1]["text"].endswith("Received 1 link: https://example.com/a?b=1")
+    # Escaped as Slack escapes `text`, inside the link markup too; raw in the rich_text block.
+    assert event["text"] == "see <https://example.com/a?b=1&amp;c=2> &amp; &lt;more&gt;."
+    elements = event["blocks"][0]["elements"][0]["elements"]
+    assert [e for e in elements if e["type"] == "link"] == [{"type": "link", "url": "https://example.com/a?b=1&c=2"}]
+    assert [e["text"] for e in elements if e["type"] == "text"] == ["see ", " & <more>."]
+    assert _messages(server, DM_CHANNEL)[-1]["text"].endswith("Received 1 link: <https://example.com/a?b=1&amp;c=2>")
+
+
+def test_a_reply_in_a_thread_is_sent_as_one_and_answered_in_it(server, slack):
+    _send(server, "start")
+    parent = _messages(server, DM_CHANNEL)[0]
+    status, answer = _request(
+        server + "/playground/messages", {"channel": DM_CHANNEL, "text": "in *the* thread", "thread_ts": parent["ts"]}
+    )
+
+    assert status == 200, answer
+    event = answer["request"]["body"]["event"]
+    assert (event["thread_ts"], event["parent_user_id"]) == (parent["ts"], HUMAN_ID)
+    reply, echo = _messages(server, DM_CHANNEL)[-2:]
+    assert reply["thread_ts"] == echo["thread_ts"] == parent["ts"]
+    assert echo["text"] == "Echo: in *the* thread"
+    # The composer's formatting, as Slack sends it: marks in `text`, styles in the rich_text block.
+    assert {"type": "text", "text": "the", "style": {"bold": True}} in event["blocks"][0]["elements"][0]["elements"]
+
+
+def test_a_thread_reply_needs_a_message_to_reply_to(server):
+    status, answer = _request(server + "/playground/messages", {"channel": DM_CHANNEL, "text": "x", "thread_ts": "1.2"})
+    assert status == 400 and "no message 1.2" in answer["error"]
 
 
 def test_slash_test_then_a_click_replaces_the_picker(server, slack):
@@ -126,12 +150,16 @@ def test_slash_test_then_a_click_replaces_the_picker(server, slack):
     assert all(b["type"] != "actions" for b in replaced["blocks"])
 
 
-def test_an_unknown_command_gets_the_bots_answer_shown_only_to_the_person(server):
-    answer = _send(server, "/nope now", channel=GENERAL_CHANNEL)
-    assert answer["status"] == 200  # the catch-all answers: Slack would retry nothing
+def test_a_command_the_manifest_does_not_declare_never_reaches_the_bot(server, playground, slack):
+    # As in Slack: /deploy works only once slack/manifest.json declares it (README, "Add your own command").
+    answer = _send(server, "/deploy now", channel=GENERAL_CHANNEL)
+
+    assert answer == {"sent": False, "reason": "/deploy is not declared in slack/manifest.json"}
     [shown] = _messages(server, GENERAL_CHANNEL)
-    assert shown["text"] == "Sorry, I don't know /nope yet."
-    assert shown.get("ephemeral") is True
+    assert (shown["user"], shown.get("ephemeral")) == ("USLACKBOT", True)
+    assert shown["text"].startswith("`/deploy` is not a valid command.")
+    assert [e for e in playground.log if e["type"] == "request"] == []
+    assert slack.calls == []
 
 
 def test_a_failing_handler_is_shown_as_a_failed_command_only_to_the_person(slack):

@@ -70,9 +70,14 @@ def test_walk_through_dm_file_link_test_and_click(page: Any) -> None:
 
     # 1. A DM is echoed.
     expect(page.locator("#conversation-title")).to_have_text("chatops-bot")
+    remote_requests: list[str] = []
+    page.on("request", lambda r: None if r.url.startswith(page.url.rstrip("/")) else remote_requests.append(r.url))
     _send(page, "hello *bot*")
     expect(_bot_messages(page).last.locator(".sk-message-body")).to_have_text("Echo: hello bot")
     expect(_bot_messages(page).last.locator(".sk-message-body b")).to_have_text("bot")  # mrkdwn drawn
+    # The person's own message too, as Slack draws it: the composer sent *bot* as a bold element.
+    expect(page.locator("#messages .sk-from-person .sk-message-body").last).to_have_text("hello bot")
+    expect(page.locator("#messages .sk-from-person .sk-message-body b").last).to_have_text("bot")
 
     # 2. An attached file is acknowledged by name (only its metadata is sent).
     page.set_input_files(
@@ -96,7 +101,10 @@ def test_walk_through_dm_file_link_test_and_click(page: Any) -> None:
     for restaurant in RESTAURANTS:
         expect(picker.locator(".sk-section b", has_text=restaurant.name)).to_be_visible()
         expect(picker.locator(".sk-button", has_text=restaurant.choice)).to_be_visible()
-    expect(picker.locator(".sk-img-alt", has_text="alt text for image")).to_have_count(2)
+    # No remote image is loaded: a placeholder names the image's host and its alt text.
+    expect(picker.locator(".sk-img-placeholder", has_text="alt text for image")).to_have_count(2)
+    expect(picker.locator(".sk-img-placeholder", has_text="s3-media3.fl.yelpcdn.com")).to_have_count(1)
+    expect(picker.locator("img")).to_have_count(0)
     expect(picker.locator(".sk-emoji")).to_have_count(8)
     page.screenshot(path=os.environ.get("PLAYGROUND_SCREENSHOT", str(ROOT / ".pytest_cache" / "playground.png")))
     picker_ts = picker.get_attribute("data-ts")
@@ -121,6 +129,45 @@ def test_walk_through_dm_file_link_test_and_click(page: Any) -> None:
     assert '"x-slack-signature": "••••••"' in inspector
     assert '"token": "••••••"' in inspector
     assert re.search(r"xoxb-[0-9a-z-]{8,}", inspector) is None, "a bot token leaked into the inspector"
+    assert remote_requests == [], "the page reached beyond the playground"
+
+
+def test_a_reply_in_a_thread_is_answered_in_that_thread(page: Any) -> None:
+    from playwright.sync_api import expect
+
+    _send(page, "start here")
+    parent = page.locator("#messages .sk-from-person", has_text="start here").last
+    expect(_bot_messages(page).last).to_contain_text("Echo: start here")
+    parent_ts = parent.get_attribute("data-ts")
+    parent.hover()
+    parent.locator(".sk-reply").click()
+    expect(page.locator("#reply-target")).to_contain_text("Replying in thread")
+    _send(page, "and https://example.com/in-thread")
+
+    thread = page.locator(f'#messages .sk-thread[data-thread-ts="{parent_ts}"]')
+    expect(thread.locator(".sk-thread-header")).to_have_text("2 replies")
+    expect(thread.locator(".sk-from-person .sk-message-body")).to_have_text("and https://example.com/in-thread")
+    expect(thread.locator(".sk-from-bot")).to_contain_text("Received 1 link: https://example.com/in-thread")
+    # Top level: the conversation so far, the thread's messages drawn only inside it.
+    expect(page.locator("#messages > .sk-message", has_text="in-thread")).to_have_count(0)
+    # As in Slack's thread pane, the composer stays in the thread until it is closed.
+    page.click("#cancel-reply")
+    expect(page.locator("#reply-target")).to_have_text("")
+
+
+def test_remote_images_load_only_when_asked(page: Any) -> None:
+    from playwright.sync_api import expect
+
+    page.click("[data-channel=C0GENERAL1]")
+    _send(page, "/test")
+    picker = _bot_messages(page).last
+    expect(picker.locator(".sk-img-placeholder")).to_have_count(2)
+    page.check("#remote-images")
+    # Asked for: real <img> elements (offline here, so they fall back to their alt text).
+    expect(picker.locator(".sk-img-placeholder")).to_have_count(0)
+    expect(page.locator("#messages").last.locator(".sk-img-alt", has_text="alt text for image")).to_have_count(2)
+    page.uncheck("#remote-images")
+    expect(_bot_messages(page).last.locator(".sk-img-placeholder")).to_have_count(2)
 
 
 # -- the renderer, a pure module, called in the page ---------------------------------------------
@@ -163,10 +210,44 @@ def _render(page: Any, function: str, *args: Any) -> str:
         ("chili &amp; rice &lt;b&gt;", "chili &amp; rice &lt;b&gt;"),
         ("<script>alert(1)</script>", "&lt;script&gt;alert(1)&lt;/script&gt;"),
         ("<javascript:alert(1)|click>", "&lt;javascript:alert(1)|click&gt;"),
+        # Bare URLs, as Slack links them in a bot's text: `&amp;` is `&`, trailing punctuation stays out.
+        (
+            "see https://example.com/a?b=1&amp;c=2.",
+            'see <a class="sk-link" href="https://example.com/a?b=1&amp;c=2" target="_blank" rel="noopener noreferrer">'
+            "https://example.com/a?b=1&amp;c=2</a>.",
+        ),
+        ("`https://example.com` in code", '<code class="sk-code">https://example.com</code> in code'),
+        ("not a link: javascript:alert(1)", "not a link: javascript:alert(1)"),
     ],
 )
 def test_mrkdwn(renderer: Any, mrkdwn: str, expected: str) -> None:
     assert _render(renderer, "renderMrkdwn", mrkdwn) == expected
+
+
+def test_remote_images_only_on_request(renderer: Any) -> None:
+    opted_in = renderer.evaluate(
+        "async () => (await import('/static/render.js')).renderImage('https://cdn.example/a.png', 'alt', 'c',"
+        " {remoteImages: true})"
+    )
+    assert opted_in == '<img class="c" src="https://cdn.example/a.png" alt="alt" title="alt">'
+    assert "<img" not in _render(renderer, "renderImage", "https://cdn.example/a.png", "alt", "c")
+    assert "<img" not in _render(renderer, "renderImage", "javascript:alert(1)", "alt", "c")
+
+
+def test_thread_replies_are_drawn_under_the_message_that_started_them(renderer: Any) -> None:
+    messages = [
+        {"ts": "1.000001", "user": "U0HUMAN001", "text": "parent"},
+        {"ts": "1.000002", "user": "U0HUMAN001", "text": "top level"},
+        {"ts": "1.000003", "thread_ts": "1.000001", "user": "U0FAKEBOT1", "bot_id": "B1", "text": "a reply"},
+        {"ts": "1.000004", "thread_ts": "9.9", "user": "U0HUMAN001", "text": "orphan"},
+    ]
+    html = _render(renderer, "renderConversation", messages)
+    order = [
+        html.index(t)
+        for t in ("parent", 'class="sk-thread" data-thread-ts="1.000001"', "a reply", "top level", "orphan")
+    ]
+    assert order == sorted(order)
+    assert html.count('class="sk-thread"') == 1 and "1 reply</div>" in html
 
 
 def _block_types(blocks: list[dict]) -> set[str]:
@@ -182,9 +263,11 @@ def test_every_block_type_the_bot_sends_is_drawn(renderer: Any) -> None:
 
     html = _render(renderer, "renderBlocks", DINNER_PICKER_BLOCKS)
     assert html.count('<hr class="sk-block sk-divider">') == 2
-    assert html.count('alt="alt text for image"') == 2
+    assert html.count('aria-label="alt text for image"') == 2
+    assert "<img" not in html and "src=" not in html
     for restaurant in RESTAURANTS:
-        assert f'src="{restaurant.image_url}"' in html
+        host = restaurant.image_url.split("/")[2]
+        assert f'<span class="sk-img-host">🖼 {host}</span><span class="sk-img-text">alt text for image</span>' in html
         assert f"<b>{restaurant.name}</b>" in html
         assert f'data-action-id="{restaurant.action_id}"' in html
         assert f'data-value="{restaurant.choice}"' in html
@@ -213,11 +296,15 @@ def test_context_image_and_unknown_blocks(renderer: Any) -> None:
         {"type": "video", "title": {"type": "plain_text", "text": "v"}},
     ]
     html = _render(renderer, "renderBlocks", blocks)
-    assert '<img class="sk-context-image" src="https://example.com/i.png" alt="tiny"' in html
+    assert (
+        '<span class="sk-img-placeholder sk-context-image" role="img" aria-label="tiny" title="https://example.com/i.png">'
+        in html
+    )
+    assert "<img" not in html
     assert "<span><b>ctx</b></span>" in html
     assert '<span>plain *not bold* <span class="sk-emoji" title=":star:">⭐</span></span>' in html
     assert '<figcaption class="sk-image-title">Chart</figcaption>' in html
-    assert 'alt="a chart"' in html
+    assert '<span class="sk-img-host">🖼 example.com</span><span class="sk-img-text">a chart</span>' in html
     assert '<div class="sk-field"><i>f1</i></div><div class="sk-field">f2</div>' in html
     assert "[unsupported block: video]" in html
 
@@ -233,7 +320,8 @@ def test_image_that_cannot_load_shows_its_alt_text(page: Any) -> None:
     }
     page.evaluate(
         "async (m) => { const r = await import('/static/render.js');"
-        " document.body.insertAdjacentHTML('beforeend', `<div id=probe>${r.renderMessage(m, {})}</div>`); }",
+        " document.body.insertAdjacentHTML('beforeend',"
+        " `<div id=probe>${r.renderMessage(m, {remoteImages: true})}</div>`); }",
         message,
     )
     from playwright.sync_api import expect

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from slack_bolt import App
 
+from bolt_app.config import Settings
+from bolt_app.first_pick import first_pick_store
 from bolt_app.listeners import actions, commands, fallbacks, messages
 
 # Order matters only for `fallbacks`: Bolt runs the first listener that matches, so the
 # catch-alls that turn "no listener" (a 404 Slack would retry) into a quiet 200 go last.
-FEATURES = (messages, commands, actions)
+FEATURES = (messages, commands)
 
 
-def register_listeners(app: App) -> None:
+def register_listeners(app: App, settings: Settings | None = None) -> None:
     for feature in FEATURES:
         feature.register(app)
+    # The picker keeps its first picks where the exactly-once records live (DynamoDB or memory).
+    actions.register(app, first_pick_store(settings.idempotency_table if settings else None))
     fallbacks.register(app)

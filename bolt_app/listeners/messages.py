@@ -3,22 +3,19 @@
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterator
 from typing import Any
 
 from slack_bolt import App
 from slack_sdk import WebClient
 
+from bolt_app import slack_text
 from bolt_app.blocks import reply_to_message
 from bolt_app.observability import Metric, count
 
 # Plain user messages, and those carrying files. Every other subtype (edits, deletions,
 # joins, bot messages, ...) is acknowledged with 200 and left alone.
 REPLIED_SUBTYPES = frozenset({None, "file_share", "thread_broadcast"})
-
-# Slack marks up URLs in `text` as <https://example.com> or <https://example.com|label>.
-_TEXT_LINK = re.compile(r"<([a-zA-Z][a-zA-Z0-9+.-]*://[^|>\s]+)(?:\|[^>]*)?>")
 
 
 def register(app: App) -> None:
@@ -42,6 +39,8 @@ def handle_message(event: dict[str, Any], client: WebClient, logger: logging.Log
         # The reply lists the links already; previews of each would only add noise.
         unfurl_links=False,
         unfurl_media=False,
+        # Never turn a plain "@here" or "@team" in the echo into a mention.
+        link_names=False,
     )
     count(Metric.REPLIES_SENT)
     count(Metric.FILES_ACKNOWLEDGED, len(files))
@@ -74,9 +73,10 @@ def file_names(event: dict[str, Any]) -> list[str]:
 
 
 def message_urls(event: dict[str, Any]) -> list[str]:
-    """Every URL in the message, each once, in order: from `text` markup and `rich_text` link elements."""
-    found = [match.group(1) for match in _TEXT_LINK.finditer(_text(event))]
-    found.extend(_rich_text_links(event.get("blocks")))
+    """Every web link in the message, each once, in order, as typed: from `text` markup (where Slack
+    escapes `&` as `&amp;`) and `rich_text` link elements (raw URLs), under one rule (slack_text)."""
+    found = slack_text.text_links(_text(event))
+    found.extend(url for url in _rich_text_links(event.get("blocks")) if slack_text.is_counted_link(url))
     return list(dict.fromkeys(found))
 
 

@@ -110,6 +110,11 @@ class FakeSlack:
             self._response_urls[key] = context
         return f"{self.base_url}/response/{key}"
 
+    def expire_response_url(self, url: str) -> None:
+        """From now on, posts to `url` get what Slack answers after its 30 minutes: 404 `expired_url`."""
+        with self._lock:
+            self._response_urls.pop(url.rsplit("/", 1)[-1], None)
+
     def inject(self, method: str, *faults: Fault) -> None:
         with self._lock:
             self._faults[method].extend(faults)

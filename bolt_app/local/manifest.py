@@ -1,6 +1,7 @@
 """`python -m bolt_app manifest`: print the Slack app manifest, ready to paste into Slack.
 
-manifest.json (top level) is the one source; this fills in the request URL — the stack's
+slack/manifest.json is the one source (not at the top level: the SAM CLI takes any manifest.json
+there for a CDK app's); this fills in the request URL — the stack's
 `SlackRequestUrl` output — for events, the /test command and interactivity, or turns it into
 the Socket Mode variant for local runs (no URLs at all). Local-only: not on Lambda.
 """
@@ -15,12 +16,17 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-MANIFEST_PATH = Path(__file__).resolve().parents[2] / "manifest.json"
+MANIFEST_PATH = Path(__file__).resolve().parents[2] / "slack" / "manifest.json"
 EVENTS_PATH = "/slack/events"
 
 
 def load_manifest(path: Path = MANIFEST_PATH) -> dict[str, Any]:
     return json.loads(path.read_text(encoding="utf-8"))
+
+
+def slash_commands(manifest: dict[str, Any]) -> list[str]:
+    """The slash commands the manifest declares: the only ones Slack lets anyone type."""
+    return [entry["command"] for entry in manifest.get("features", {}).get("slash_commands", [])]
 
 
 def request_url(url: str) -> str:

@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import itertools
 import json
+import re
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -60,7 +61,8 @@ def dm_message(
     blocks: list[dict[str, Any]] | None = None,
     **extra: Any,
 ) -> dict[str, Any]:
-    """A `message.im` event as Slack delivers it."""
+    """A `message.im` event as Slack delivers it. `text` is the wire text (escaped, with markup);
+    for what a person typed, pass `**typed_message(typed)` instead of text and blocks."""
     ts = f"{time.time():.6f}"
     event: dict[str, Any] = {
         "type": "message",
@@ -122,6 +124,89 @@ def rich_text_blocks(*parts: str | tuple[str, str]) -> list[dict[str, Any]]:
             "elements": [{"type": "rich_text_section", "elements": elements}],
         }
     ]
+
+
+# What Slack's composer turns into a link: a URL up to whitespace, minus trailing punctuation;
+# and an e-mail address, which becomes a mailto: link.
+_TYPED_URL = re.compile(r"https?://[^\s<>]*[^\s<>.,;:!?)\]'\"]")
+_TYPED_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[a-zA-Z]{2,}")
+_TYPED_LINK = re.compile(f"{_TYPED_URL.pattern}|{_TYPED_EMAIL.pattern}")
+
+
+def slack_escape(text: str) -> str:
+    """`&`, `<` and `>` as Slack escapes them in a message's `text` (and only those three)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+# What the composer formats (with Slack's "format messages with markup" on, its default): `code`,
+# *bold*, _italic_, ~strike~ — not inside words, not starting or ending with a space.
+_TYPED_STYLE = re.compile(
+    r"`(?P<code>[^`\n]+)`"
+    r"|(?<![\w*])\*(?P<bold>[^*\s](?:[^*\n]*[^*\s])?)\*(?![\w*])"
+    r"|(?<![\w_])_(?P<italic>[^_\s](?:[^_\n]*[^_\s])?)_(?![\w_])"
+    r"|(?<![\w~])~(?P<strike>[^~\s](?:[^~\n]*[^~\s])?)~(?![\w~])"
+)
+
+
+def typed_message(typed: str) -> dict[str, Any]:
+    """`text` and `blocks` of a message as Slack's composer sends what a person typed.
+
+    In `text`, `&`, `<` and `>` are escaped — inside link markup too — links become `<url>`
+    (e-mail addresses `<mailto:addr|addr>`) and the formatting marks stay as typed; the
+    `rich_text` block carries the raw strings, raw URLs and the formatting as element styles.
+    Use as `dm_message(**typed_message("a & *b* https://x?a=1&b=2"))`.
+    """
+    text_parts: list[str] = []
+    elements: list[dict[str, Any]] = []
+    position = 0
+    for match in _TYPED_STYLE.finditer(typed):
+        _typed_span(typed[position : match.start()], {}, text_parts, elements)
+        style = next(name for name, value in match.groupdict().items() if value is not None)
+        if style == "code":  # nothing inside a code span is a link
+            text_parts.append(slack_escape(match.group(0)))
+            elements.append({"type": "text", "text": match.group(style), "style": {"code": True}})
+        else:
+            mark = match.group(0)[0]
+            text_parts.append(mark)
+            _typed_span(match.group(style), {style: True}, text_parts, elements)
+            text_parts.append(mark)
+        position = match.end()
+    _typed_span(typed[position:], {}, text_parts, elements)
+    blocks = (
+        [
+            {
+                "type": "rich_text",
+                "block_id": _unique("b")[:5],
+                "elements": [{"type": "rich_text_section", "elements": elements}],
+            }
+        ]
+        if typed
+        else []
+    )
+    return {"text": "".join(text_parts), "blocks": blocks}
+
+
+def _typed_span(span: str, style: dict[str, bool], text_parts: list[str], elements: list[dict[str, Any]]) -> None:
+    def element(item: dict[str, Any]) -> dict[str, Any]:
+        return {**item, "style": dict(style)} if style else item
+
+    position = 0
+    for match in _TYPED_LINK.finditer(span):
+        before = span[position : match.start()]
+        if before:
+            text_parts.append(slack_escape(before))
+            elements.append(element({"type": "text", "text": before}))
+        found = match.group(0)
+        if found.startswith(("http://", "https://")):
+            text_parts.append(f"<{slack_escape(found)}>")
+            elements.append(element({"type": "link", "url": found}))
+        else:
+            text_parts.append(f"<mailto:{slack_escape(found)}|{slack_escape(found)}>")
+            elements.append(element({"type": "link", "url": f"mailto:{found}", "text": found}))
+        position = match.end()
+    if span[position:]:
+        text_parts.append(slack_escape(span[position:]))
+        elements.append(element({"type": "text", "text": span[position:]}))
 
 
 def event_callback(event: dict[str, Any], *, event_id: str | None = None) -> dict[str, Any]:

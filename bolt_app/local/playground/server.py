@@ -31,10 +31,15 @@ def create_asgi_app(playground: Playground, *, mount_fake_slack: bool = True) ->
     async def send(request: Request) -> Response:
         body = await _json_object(request)
         files = body.get("files") or []
-        if not isinstance(body.get("text", ""), str) or not isinstance(files, list):
-            raise PlaygroundError("expected {channel, text, files: [{name, type, size}]}")
+        thread_ts = body.get("thread_ts")
+        if (
+            not isinstance(body.get("text", ""), str)
+            or not isinstance(files, list)
+            or not isinstance(thread_ts, str | None)
+        ):
+            raise PlaygroundError("expected {channel, text, files: [{name, type, size}], thread_ts?}")
         return JSONResponse(
-            await run_in_threadpool(playground.send, str(body.get("channel")), body.get("text", ""), files)
+            await run_in_threadpool(playground.send, str(body.get("channel")), body.get("text", ""), files, thread_ts)
         )
 
     async def click(request: Request) -> Response:

@@ -12,7 +12,6 @@ import base64
 import itertools
 import json
 import logging
-import re
 import threading
 import time
 from collections.abc import Callable
@@ -20,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
+from bolt_app.local import manifest
 from bolt_app.local import slack_requests as sr
 from bolt_app.local.fake_slack import ApiCall, FakeSlack, ResponseUrlPost
 from bolt_app.local.playground.masking import mask
@@ -33,9 +33,6 @@ DM_CHANNEL = "D0PLAYDM01"
 GENERAL_CHANNEL = "C0GENERAL1"
 # Kept bounded: the page fetches it whole on every change.
 MAX_LOG_ENTRIES = 300
-
-# What Slack's composer turns into a link: a URL up to whitespace, minus trailing punctuation.
-_URL = re.compile(r"https?://[^\s<>]*[^\s<>.,;:!?)\]'\"]")
 
 LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
@@ -91,16 +88,23 @@ class Playground:
 
     # -- user actions -------------------------------------------------------------------
 
-    def send(self, channel: str, text: str, files: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-        """The person sends a message (or a slash command, when it starts with `/`) in `channel`."""
+    def send(
+        self, channel: str, text: str, files: list[dict[str, Any]] | None = None, thread_ts: str | None = None
+    ) -> dict[str, Any]:
+        """The person sends a message (or a slash command, when it starts with `/`) in `channel`,
+        or a reply in the thread of its message `thread_ts`."""
         target = _channel(channel)
         text = text.strip()
+        if thread_ts is not None:
+            parent = next((m for m in self.fake.messages(target.id) if m.get("ts") == thread_ts), None)
+            if parent is None or parent.get("ephemeral") or parent.get("thread_ts", thread_ts) != thread_ts:
+                raise PlaygroundError(f"no message {thread_ts} to reply to in {target.name}")
         if text.startswith("/") and not files:
             command, _, argument = text.partition(" ")
             return self._slash_command(target, command, argument.strip())
         if not text and not files:
             raise PlaygroundError("nothing to send")
-        return self._message(target, text, [_file(f) for f in files or []])
+        return self._message(target, text, [_file(f) for f in files or []], thread_ts)
 
     def click(self, channel: str, ts: str, action_id: str) -> dict[str, Any]:
         """The person clicks the button `action_id` of the message `ts`."""
@@ -120,11 +124,16 @@ class Playground:
             payload["channel"] = {"id": target.id, "name": "directmessage"}
         return self._invoke(f"block_actions {action_id}", sr.interactive_body(payload))
 
-    def _message(self, target: Channel, text: str, files: list[dict[str, Any]]) -> dict[str, Any]:
-        # What Slack's composer sends: URLs marked up as <url> in text, and as link elements in blocks.
-        markup = _URL.sub(lambda m: f"<{m.group(0)}>", text)
-        blocks = sr.rich_text_blocks(*_rich_text_parts(text)) if text else []
-        event = sr.dm_message(markup, user=HUMAN_ID, channel=target.id, files=files or None, blocks=blocks)
+    def _message(
+        self, target: Channel, text: str, files: list[dict[str, Any]], thread_ts: str | None = None
+    ) -> dict[str, Any]:
+        # What Slack's composer sends: `text` escaped, URLs marked up as <url>; raw link elements in blocks.
+        event = sr.dm_message(
+            **sr.typed_message(text), user=HUMAN_ID, channel=target.id, files=files or None, thread_ts=thread_ts
+        )
+        if thread_ts:
+            parent = next(m for m in self.fake.messages(target.id) if m.get("ts") == thread_ts)
+            event["parent_user_id"] = parent.get("user")
         if not target.is_im:
             event["channel_type"] = "channel"
         self.fake.add_message(target.id, {k: v for k, v in event.items() if k not in ("channel", "event_ts")})
@@ -136,6 +145,18 @@ class Playground:
         )
 
     def _slash_command(self, target: Channel, command: str, argument: str) -> dict[str, Any]:
+        if command not in manifest.slash_commands(manifest.load_manifest()):
+            # What Slack does with a command the app's manifest does not declare: no request to the
+            # app at all, only Slackbot's note to the person who typed it.
+            note = (
+                f"`{command}` is not a valid command. In Slack, all messages that start with the "
+                '"/" character are interpreted as commands. Slash commands come from '
+                "slack/manifest.json (features.slash_commands)."
+            )
+            self.fake.add_message(
+                target.id, {"user": "USLACKBOT", "text": note, "ephemeral": True, "ephemeral_to": HUMAN_ID}
+            )
+            return {"sent": False, "reason": f"{command} is not declared in slack/manifest.json"}
         response_url = self.fake.new_response_url(channel=target.id, user=HUMAN_ID)
         fields = sr.slash_command(command, argument, response_url=response_url, user=HUMAN_ID, channel=target.id)
         if target.is_im:
@@ -240,19 +261,6 @@ def _file(spec: dict[str, Any]) -> dict[str, Any]:
     size = spec.get("size")
     mimetype = spec.get("type") or "application/octet-stream"
     return sr.file_metadata(name.strip(), str(mimetype), size if isinstance(size, int) and size >= 0 else 0)
-
-
-def _rich_text_parts(text: str) -> list[str | tuple[str, str]]:
-    parts: list[str | tuple[str, str]] = []
-    position = 0
-    for match in _URL.finditer(text):
-        if match.start() > position:
-            parts.append(text[position : match.start()])
-        parts.append((match.group(0), ""))
-        position = match.end()
-    if position < len(text):
-        parts.append(text[position:])
-    return parts
 
 
 def _parsed(body: str, content_type: str) -> Any:

@@ -1,12 +1,16 @@
 // The playground page: draws the conversations FakeSlack holds, sends what the person does, and
 // shows the inspector log. Redraws when the server's state version changes (polled: no extra deps).
-import { escapeHtml, renderMessage } from "/static/render.js";
+import { escapeHtml, renderConversation } from "/static/render.js";
 
 const POLL_MS = 600;
 const $ = (id) => document.getElementById(id);
 let state = null;
 let current = "D0PLAYDM01";
 let pendingFiles = [];
+// The thread the composer replies in (the ts of its first message), or null for the channel.
+let replyTo = null;
+// Remote images load only when asked: "nothing leaves your machine" is the default.
+let remoteImages = localStorage.getItem("pg-remote-images") === "on";
 const openLogEntries = new Set();
 
 // Images that cannot load (offline, blocked) show their alt text instead, as the issue asks.
@@ -40,7 +44,7 @@ function conversationItem(channel) {
 }
 
 function draw() {
-  const ctx = { users: state.users };
+  const ctx = { users: state.users, remoteImages };
   $("channels").innerHTML = state.channels.filter((c) => !c.is_im).map(conversationItem).join("");
   $("dms").innerHTML = state.channels.filter((c) => c.is_im).map(conversationItem).join("");
   const channel = state.channels.find((c) => c.id === current) ?? state.channels[0];
@@ -52,11 +56,18 @@ function draw() {
   const list = $("messages");
   const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
   list.innerHTML = channel.messages.length
-    ? channel.messages.map((m) => renderMessage(m, ctx)).join("")
+    ? renderConversation(channel.messages, ctx)
     : '<div class="pg-empty">No messages yet. Say hello.</div>';
   if (atBottom || drawnChannel !== channel.id) list.scrollTop = list.scrollHeight;
   drawnChannel = channel.id;
+  drawReplyTarget();
   drawLog();
+}
+
+function drawReplyTarget() {
+  $("reply-target").innerHTML = replyTo
+    ? `<span class="pg-chip">↳ Replying in thread<button type="button" id="cancel-reply" aria-label="Stop replying in thread">×</button></span>`
+    : "";
 }
 let drawnChannel = null;
 
@@ -119,12 +130,13 @@ async function send(event) {
   const text = input.value;
   if (!text.trim() && !pendingFiles.length) return;
   const files = pendingFiles;
+  const thread_ts = replyTo ?? undefined;
   input.value = "";
   pendingFiles = [];
   drawAttachments();
   $("send").disabled = true;
   try {
-    await post("/playground/messages", { channel: current, text, files });
+    await post("/playground/messages", { channel: current, text, files, thread_ts });
   } finally {
     $("send").disabled = false;
     input.focus();
@@ -154,10 +166,29 @@ function wire() {
       const button = event.target.closest("[data-channel]");
       if (!button) return;
       current = button.dataset.channel;
+      replyTo = null;
       draw();
     });
   }
+  $("reply-target").addEventListener("click", (event) => {
+    if (event.target.id !== "cancel-reply") return;
+    replyTo = null;
+    drawReplyTarget();
+  });
+  $("remote-images").checked = remoteImages;
+  $("remote-images").addEventListener("change", (event) => {
+    remoteImages = event.target.checked;
+    localStorage.setItem("pg-remote-images", remoteImages ? "on" : "off");
+    draw();
+  });
   $("messages").addEventListener("click", async (event) => {
+    const reply = event.target.closest(".sk-reply");
+    if (reply) {
+      replyTo = reply.dataset.threadTs;
+      drawReplyTarget();
+      $("message-input").focus();
+      return;
+    }
     const button = event.target.closest(".sk-button");
     if (!button) return;
     button.disabled = true;

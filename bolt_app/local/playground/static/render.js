@@ -29,8 +29,15 @@ function emojify(html) {
 
 const SAFE_URL = /^(https?:|mailto:)/i;
 
-// Code spans and <...> markup first: nothing inside them is formatted further.
-const TOKENS = /```([\s\S]*?)```|`([^`\n]+)`|<([^<>\n]+)>/g;
+// Code spans, <...> markup and bare web URLs first: nothing inside them is formatted further.
+// A bare URL is what Slack links in a message's text (chat.postMessage links URLs by default):
+// up to whitespace or markup, minus trailing punctuation; `&amp;` inside it stands for `&`.
+const BARE_URL = String.raw`https?:\/\/[^\s<>]*[^\s<>.,;:!?)\]'"*_~]`;
+const TOKENS = new RegExp("```([\\s\\S]*?)```|`([^`\\n]+)`|<([^<>\\n]+)>|(" + BARE_URL + ")", "g");
+
+function link(url, label) {
+  return `<a class="sk-link" href="${escapeHtml(url)}" target="_blank" rel="noopener noreferrer">${escapeHtml(label || url)}</a>`;
+}
 
 export function renderMrkdwn(text, ctx = {}) {
   const source = String(text ?? "");
@@ -40,7 +47,8 @@ export function renderMrkdwn(text, ctx = {}) {
     html += formatPlain(source.slice(last, match.index));
     if (match[1] !== undefined) html += `<pre class="sk-pre">${escapeHtml(unescapeSlack(match[1]))}</pre>`;
     else if (match[2] !== undefined) html += `<code class="sk-code">${escapeHtml(unescapeSlack(match[2]))}</code>`;
-    else html += renderMarkup(match[3], ctx);
+    else if (match[3] !== undefined) html += renderMarkup(match[3], ctx);
+    else html += link(unescapeSlack(match[4]));
     last = match.index + match[0].length;
   }
   return html + formatPlain(source.slice(last));
@@ -72,9 +80,7 @@ function renderMarkup(inner, ctx) {
     return `<span class="sk-mention">${escapeHtml(label || "@" + target.slice(1).split("^")[0])}</span>`;
   }
   const url = unescapeSlack(target);
-  if (SAFE_URL.test(url)) {
-    return `<a class="sk-link" href="${escapeHtml(url)}" target="_blank" rel="noopener noreferrer">${escapeHtml(label || url)}</a>`;
-  }
+  if (SAFE_URL.test(url)) return link(url, label);
   return escapeHtml(`<${unescapeSlack(inner)}>`);
 }
 
@@ -88,10 +94,27 @@ export function renderTextObject(object, ctx = {}) {
   return object.type === "mrkdwn" ? renderMrkdwn(object.text, ctx) : renderPlainText(object.text);
 }
 
-export function renderImage(url, alt, className) {
-  // Only http(s) images; one that cannot load is swapped for its alt text by the page (see app.js).
-  const src = SAFE_URL.test(url ?? "") && !/^mailto:/i.test(url) ? url : "";
-  return `<img class="${className}" src="${escapeHtml(src)}" alt="${escapeHtml(alt ?? "")}" title="${escapeHtml(alt ?? "")}">`;
+function imageHost(url) {
+  try {
+    return new URL(url).host;
+  } catch {
+    return "";
+  }
+}
+
+// Nothing leaves the machine unless asked: a remote image is a placeholder naming its host and
+// alt text, and only ctx.remoteImages (the page's "Load remote images" switch) loads it.
+export function renderImage(url, alt, className, ctx = {}) {
+  const web = /^https?:/i.test(url ?? "");
+  if (web && ctx.remoteImages) {
+    // One that cannot load is swapped for its alt text by the page (see app.js).
+    return `<img class="${className}" src="${escapeHtml(url)}" alt="${escapeHtml(alt ?? "")}" title="${escapeHtml(alt ?? "")}">`;
+  }
+  const host = web ? imageHost(url) : "";
+  return (
+    `<span class="sk-img-placeholder ${className}" role="img" aria-label="${escapeHtml(alt ?? "")}" title="${escapeHtml(url ?? "")}">` +
+    `<span class="sk-img-host">🖼 ${escapeHtml(host || "image")}</span><span class="sk-img-text">${escapeHtml(alt ?? "")}</span></span>`
+  );
 }
 
 function blockId(block) {
@@ -108,7 +131,7 @@ function renderElement(element, block, ctx) {
       );
     }
     case "image":
-      return renderImage(element.image_url, element.alt_text, "sk-accessory-image");
+      return renderImage(element.image_url, element.alt_text, "sk-accessory-image", ctx);
     default:
       return `<span class="sk-unsupported">[${escapeHtml(element.type)} element]</span>`;
   }
@@ -122,9 +145,7 @@ function renderRichTextElement(element, ctx) {
       html = escapeHtml(element.text).replace(/\n/g, "<br>");
       break;
     case "link":
-      html = SAFE_URL.test(element.url ?? "")
-        ? `<a class="sk-link" href="${escapeHtml(element.url)}" target="_blank" rel="noopener noreferrer">${escapeHtml(element.text || element.url)}</a>`
-        : escapeHtml(element.text || element.url);
+      html = SAFE_URL.test(element.url ?? "") ? link(element.url, element.text) : escapeHtml(element.text || element.url);
       break;
     case "user":
       html = `<span class="sk-mention" data-user-id="${escapeHtml(element.user_id)}">@${escapeHtml(ctx.users?.[element.user_id] ?? element.user_id)}</span>`;
@@ -172,13 +193,13 @@ export function renderBlock(block, ctx = {}) {
       return `<div class="sk-block sk-actions"${blockId(block)}>${(block.elements ?? []).map((e) => renderElement(e, block, ctx)).join("")}</div>`;
     case "context": {
       const items = (block.elements ?? []).map((e) =>
-        e.type === "image" ? renderImage(e.image_url, e.alt_text, "sk-context-image") : `<span>${renderTextObject(e, ctx)}</span>`,
+        e.type === "image" ? renderImage(e.image_url, e.alt_text, "sk-context-image", ctx) : `<span>${renderTextObject(e, ctx)}</span>`,
       );
       return `<div class="sk-block sk-context"${blockId(block)}>${items.join("")}</div>`;
     }
     case "image": {
       const title = block.title ? `<figcaption class="sk-image-title">${renderTextObject(block.title, ctx)}</figcaption>` : "";
-      return `<figure class="sk-block sk-image"${blockId(block)}>${title}${renderImage(block.image_url, block.alt_text, "sk-image-img")}</figure>`;
+      return `<figure class="sk-block sk-image"${blockId(block)}>${title}${renderImage(block.image_url, block.alt_text, "sk-image-img", ctx)}</figure>`;
     }
     case "header":
       return `<div class="sk-block sk-header"${blockId(block)}>${renderTextObject(block.text, ctx)}</div>`;
@@ -214,8 +235,37 @@ function formatTime(ts) {
   return Number.isNaN(date.getTime()) ? "" : date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
 }
 
+function isReply(message) {
+  return Boolean(message.thread_ts) && message.thread_ts !== message.ts;
+}
+
+// A conversation as Slack draws it: top-level messages in order, each thread's replies under the
+// message that started it (a reply whose parent is gone stays at the top level).
+export function renderConversation(messages, ctx = {}) {
+  const list = messages ?? [];
+  const parents = new Set(list.filter((m) => !isReply(m)).map((m) => m.ts));
+  const replies = new Map();
+  for (const m of list) {
+    if (isReply(m) && parents.has(m.thread_ts)) replies.set(m.thread_ts, [...(replies.get(m.thread_ts) ?? []), m]);
+  }
+  return list
+    .filter((m) => !(isReply(m) && parents.has(m.thread_ts)))
+    .map((m) => {
+      const thread = replies.get(m.ts) ?? [];
+      if (!thread.length) return renderMessage(m, ctx);
+      const count = `${thread.length} ${thread.length === 1 ? "reply" : "replies"}`;
+      return (
+        renderMessage(m, ctx) +
+        `<div class="sk-thread" data-thread-ts="${escapeHtml(m.ts)}"><div class="sk-thread-header">${count}</div>` +
+        `${thread.map((r) => renderMessage(r, ctx)).join("")}</div>`
+      );
+    })
+    .join("");
+}
+
 // A whole message as Slack draws it: blocks when it has them (text is then only the notification
-// fallback), else its mrkdwn text; plus attached files.
+// fallback), else its mrkdwn text; plus attached files. A person's message is drawn from its
+// rich_text block, whose element styles carry the formatting they typed.
 export function renderMessage(message, ctx = {}) {
   const isBot = Boolean(message.bot_id);
   const name = ctx.users?.[message.user] ?? (message.user === "USLACKBOT" ? "Slackbot" : message.user ?? "unknown");
@@ -226,7 +276,8 @@ export function renderMessage(message, ctx = {}) {
     `<div class="sk-avatar${isBot ? " sk-avatar-bot" : ""}" aria-hidden="true">${escapeHtml(name.slice(0, 1).toUpperCase())}</div>` +
     `<div class="sk-message-content"><div class="sk-message-header"><span class="sk-author">${escapeHtml(name)}</span>` +
     `${isBot ? '<span class="sk-app-badge">APP</span>' : ""}<time class="sk-time">${formatTime(message.ts)}</time>` +
-    `${message.thread_ts ? '<span class="sk-thread-note">in thread</span>' : ""}</div>` +
+    `${isReply(message) ? '<span class="sk-thread-note">in thread</span>' : ""}` +
+    `${!isReply(message) && !message.ephemeral ? `<button type="button" class="sk-reply" data-thread-ts="${escapeHtml(message.ts)}">Reply in thread</button>` : ""}</div>` +
     `${message.ephemeral ? '<div class="sk-ephemeral-note">Only visible to you</div>' : ""}` +
     `<div class="sk-message-body">${body}</div>${renderFiles(message.files)}</div></div>`
   );
