@@ -54,8 +54,13 @@ def create_app(settings: Settings, *, logger: logging.Logger | None = None) -> A
         signing_secret=settings.signing_secret,
         client=client,
         authorize=authorize,
-        # On Lambda nothing runs after the handler returns: do all work before responding.
+        # On Lambda nothing runs after the handler returns: do all work before responding
+        # (slow work goes to lazy listeners: bolt_app/lazy_listeners.py).
         process_before_response=True,
+        # The request guard (bolt_app/request_guard.py) verifies every HTTP request before Bolt
+        # sees it, at every entry point; Socket Mode needs no signature. Bolt's second check would
+        # cost per-event work and reject a lazy self-invocation Lambda delivers after Slack's window.
+        request_verification_enabled=False,
     )
     app.error(handle_listener_error)
     register_listeners(app)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from bolt_app.listeners import actions, commands, fallbacks, messages
+from bolt_app.listeners import actions, commands, fallbacks, messages, stack_status
 
 # Order matters only for `fallbacks`: Bolt runs the first listener that matches, so the
 # catch-alls that turn "no listener" (a 404 Slack would retry) into a quiet 200 go last.
-FEATURES = (messages, commands, actions)
+FEATURES = (messages, commands, actions, stack_status)
 
 
 def register_listeners(app: App) -> None:
