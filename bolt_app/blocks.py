@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 from slack_sdk.models.blocks import (
     ActionsBlock,
@@ -176,7 +176,7 @@ def stack_status_checking(stack_name: str | None) -> str:
 
 def stack_status_card(report: StackReport) -> tuple[str, list[dict]]:
     name = mrkdwn_escape(report.stack_name)
-    updated = report.last_updated.strftime("%Y-%m-%d %H:%M UTC") if report.last_updated else "never"
+    updated = report.last_updated.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if report.last_updated else "never"
     text = f"Stack `{name}`: {mrkdwn_escape(report.status)}, last updated {updated}"
     blocks: list = [
         HeaderBlock(text=PlainTextObject(text=f"Stack {report.stack_name}"[:150])),

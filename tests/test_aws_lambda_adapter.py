@@ -50,7 +50,9 @@ FIRST_USES = {
     "import boto3": "import boto3",
     "from boto3.session import Session": "from boto3.session import Session",
     "aws_clients.session()": "from bolt_app import aws_clients; aws_clients.session()",
-    "Bolt's own reference": "from slack_bolt.adapter.aws_lambda import lazy_listener_runner; lazy_listener_runner.boto3.client",
+    "Bolt's own reference": (
+        "from slack_bolt.adapter.aws_lambda import lazy_listener_runner; lazy_listener_runner.boto3.client"
+    ),
     "Powertools": "from aws_lambda_powertools.utilities import parameters",
 }
 
