@@ -11,6 +11,8 @@ invocation still has time and uses left.
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -59,25 +61,31 @@ def build_report(deployment: AwsDeployment, logger: logging.Logger) -> tuple[str
         return stack_not_deployed()
     from botocore.exceptions import BotoCoreError, ClientError
 
-    try:
-        report = read_stack(deployment.stack_name)
-    except ClientError as error:
-        code = _error_code(error)
-        # CloudFormation answers a missing stack with ValidationError "Stack with id x does not exist".
-        if code == "ValidationError" and "does not exist" in str(error):
-            return stack_not_found(deployment.stack_name)
-        logger.warning("stack not read", extra={"error_type": type(error).__name__, "code": code})
-        return stack_status_error(deployment.stack_name, code)
-    except BotoCoreError as error:  # no credentials, endpoint unreachable, timeouts (after retries)
-        logger.warning("stack not read", extra={"error_type": type(error).__name__})
-        return stack_status_error(deployment.stack_name, type(error).__name__)
-    if deployment.function_name:
+    # Side by side: the report takes as long as the slower call, and the worst case (every attempt
+    # timing out) stays inside the function's timeout (template.yaml).
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="stack-status") as pool:
+        stack_read = pool.submit(read_stack, deployment.stack_name)
+        function_name = deployment.function_name
+        metrics_read = pool.submit(read_function_metrics, function_name) if function_name else None
         try:
-            report = _with_metrics(report, read_function_metrics(deployment.function_name))
-        except (ClientError, BotoCoreError) as error:
-            code = _error_code(error) if isinstance(error, ClientError) else type(error).__name__
-            logger.warning("metrics not read", extra={"error_type": type(error).__name__, "code": code})
-            report = StackReport(**{**report.__dict__, "metrics_error": code})
+            report = stack_read.result()
+        except ClientError as error:
+            code = _error_code(error)
+            # CloudFormation answers a missing stack with ValidationError "Stack with id x does not exist".
+            if code == "ValidationError" and "does not exist" in str(error):
+                return stack_not_found(deployment.stack_name)
+            logger.warning("stack not read", extra={"error_type": type(error).__name__, "code": code})
+            return stack_status_error(deployment.stack_name, code)
+        except BotoCoreError as error:  # no credentials, endpoint unreachable, timeouts (after retries)
+            logger.warning("stack not read", extra={"error_type": type(error).__name__})
+            return stack_status_error(deployment.stack_name, type(error).__name__)
+        if metrics_read is not None:
+            try:
+                report = replace(report, metrics=metrics_read.result())
+            except (ClientError, BotoCoreError) as error:
+                code = _error_code(error) if isinstance(error, ClientError) else type(error).__name__
+                logger.warning("metrics not read", extra={"error_type": type(error).__name__, "code": code})
+                report = replace(report, metrics_error=code)
     return stack_status_card(report)
 
 
@@ -157,10 +165,6 @@ def _metric_query(query_id: str, metric: str, stat: str, function_name: str, per
         },
         "ReturnData": True,
     }
-
-
-def _with_metrics(report: StackReport, metrics: FunctionMetrics) -> StackReport:
-    return StackReport(**{**report.__dict__, "metrics": metrics})
 
 
 def _error_code(error: Any) -> str:
