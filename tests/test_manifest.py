@@ -44,7 +44,7 @@ def test_manifest_json_has_what_the_bot_needs() -> None:
     assert app_home["messages_tab_enabled"] is True
     assert app_home["messages_tab_read_only_enabled"] is False
     assert manifest["features"]["bot_user"]["display_name"]
-    assert [c["command"] for c in manifest["features"]["slash_commands"]] == ["/test"]
+    assert [c["command"] for c in manifest["features"]["slash_commands"]] == ["/test", "/stack-status"]
     assert m.load_manifest() == manifest
 
 
@@ -53,7 +53,7 @@ def test_url_is_filled_into_events_command_and_interactivity(capsys: pytest.Capt
     settings = manifest["settings"]
     assert settings["event_subscriptions"]["request_url"] == URL
     assert settings["interactivity"]["request_url"] == URL
-    assert [c["url"] for c in manifest["features"]["slash_commands"]] == [URL]
+    assert [c["url"] for c in manifest["features"]["slash_commands"]] == [URL, URL]
     assert settings["socket_mode_enabled"] is False
     assert sorted(set(all_urls(manifest))) == [URL]
     # Everything else is manifest.json unchanged.
@@ -86,7 +86,7 @@ def test_socket_mode_variant_has_no_urls(capsys: pytest.CaptureFixture[str]) -> 
     assert all_urls(manifest) == []
     assert manifest["settings"]["interactivity"]["is_enabled"] is True
     assert manifest["settings"]["event_subscriptions"]["bot_events"] == ["message.im"]
-    assert [c["command"] for c in manifest["features"]["slash_commands"]] == ["/test"]
+    assert [c["command"] for c in manifest["features"]["slash_commands"]] == ["/test", "/stack-status"]
 
 
 def test_python_dash_m_bolt_app_manifest() -> None:
