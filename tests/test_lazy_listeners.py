@@ -22,9 +22,9 @@ from bolt_app import aws_clients
 from bolt_app.blocks import DINNER_PICKER_BLOCKS
 from bolt_app.lazy_listeners import LazyWorkFailed, self_invocation_event
 from bolt_app.local import slack_requests as sr
+from bolt_app.local.fake_aws import FakeLambda, serve_access_denied
 from bolt_app.local.fake_slack import FakeSlack, Fault
 from tests.conftest import ROOT_DIR, body_json, lambda_env, signed
-from tests.fake_aws import FakeLambda, serve_access_denied
 
 FUNCTION_NAME = "slack-bolt-bot"
 REQUEST_URL = "https://abcdefghij.execute-api.us-east-1.amazonaws.com/slack/events"

@@ -1,4 +1,4 @@
-"""Fakes of two AWS endpoints moto does not play here, served over real HTTP on 127.0.0.1.
+"""Fakes of two AWS endpoints moto does not play, over real HTTP on 127.0.0.1 (tests, bench; dev-only).
 
 - `FakeLambda`: Lambda's Invoke API (`POST /2015-03-31/functions/{name}/invocations`), which the
   bot reaches through `AWS_ENDPOINT_URL_LAMBDA`. It records each invocation and answers as Lambda
