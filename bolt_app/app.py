@@ -11,6 +11,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackRequestError
 
 from bolt_app.config import Settings
+from bolt_app.lazy_listeners import SelfInvocationFailed
 from bolt_app.listeners import register_listeners
 from bolt_app.observability import Metric, count
 from bolt_app.slack_retries import CALL_TIMEOUT_SECONDS, retry_handlers
@@ -75,6 +76,9 @@ def handle_listener_error(error: Exception, logger: logging.Logger) -> BoltRespo
     slack_error = error.response.get("error") if isinstance(error, SlackApiError) else None
     # The error's type and Slack's error code only: messages may quote what was sent.
     logger.error("listener failed", extra={"error_type": type(error).__name__, "slack_error": slack_error})
+    if isinstance(error, SelfInvocationFailed):
+        # Lambda did not take the lazy work (throttled, say): 5xx, so that a retry can start it.
+        return None
     if isinstance(error, TRANSIENT_ERRORS):
         # Keep Bolt's 500: Slack retries the event, the exactly-once record is released,
         # and the retry gets a fresh chance at the Web API.
