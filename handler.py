@@ -26,6 +26,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bolt_app import ConfigError, Settings, create_app
 from bolt_app.gateway import INTERNAL_ERROR, NOT_CONFIGURED, SlackGateway, bolt_response, lambda_response
+from bolt_app.lazy_listeners import LazyWorkFailed, handle_self_invocation, is_self_invocation
 from bolt_app.observability import log_libraries_as_json, metrics
 from bolt_app.request_guard import HttpResponse
 
@@ -57,6 +58,15 @@ class _Bot:
         self.gateway = SlackGateway(settings, logger)
         return True
 
+    def run_self_invocation(self, event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        """A lazy listener's async self-invocation (bolt_app/lazy_listeners.py). Authorised by IAM, not
+        by Slack's signature; a failure raises LazyWorkFailed, so that Lambda retries the event."""
+        if not self.load():
+            raise LazyWorkFailed("the bot is not configured; see the function's logs")
+        assert self.gateway is not None and self.lambda_adapter is not None
+        app, exactly_once = self.lambda_adapter.app, self.gateway.exactly_once
+        return lambda_response(handle_self_invocation(app, exactly_once, event, context, logger))
+
 
 bot = _Bot()
 
@@ -79,6 +89,8 @@ def _decode(event: Any) -> tuple[str | None, dict[str, str], str]:
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    if is_self_invocation(event):
+        return bot.run_self_invocation(event, context)
     try:
         return lambda_response(_handle(event, context))
     except Exception:

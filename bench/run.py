@@ -27,15 +27,20 @@ from typing import Any
 from bench import artifact
 from bench.common import BOT_TOKEN, SIGNING_SECRET, median, percentile, ratio, target_env
 from bolt_app.local import slack_requests as sr
+from bolt_app.local.fake_aws import FakeLambda
 from bolt_app.local.fake_slack import FakeSlack
 
 REPO = Path(__file__).resolve().parents[1]
 BENCH_DIR = REPO / "bench"
 RESULTS = BENCH_DIR / "results"
 BOT, FLOOR = "handler", "floor_app"
+# The /stack-status ack on a cold container: the bot's answer plus its lazy self-invocation (Lambda
+# Invoke, on a local fake): the one plain-path cold start that pays for boto3 and the Lambda client.
+LAZY_ACK = "handler /stack-status"
 COLD_TARGETS: dict[str, tuple[str, str]] = {
     BOT: ("handler", ""),
     FLOOR: ("floor_app", ""),
+    LAZY_ACK: ("handler", ""),
 }
 COLD_CHILD = BENCH_DIR / "cold_child.py"
 KINDS = ("dm", "command", "click")
@@ -71,18 +76,44 @@ def _signed_dm() -> dict[str, Any]:
     return sr.signed_event(SIGNING_SECRET, sr.json_body(sr.event_callback(sr.dm_message("hello, cold start"))))
 
 
-def cold_once(label: str, fake: FakeSlack, workdir: Path, extra_args: tuple[str, ...] = ()) -> dict[str, Any]:
-    """One fresh interpreter: import the target, handle one signed DM. Wall time and rusage seen from here."""
+def _lazy_ack_env(fake_lambda: FakeLambda) -> dict[str, str]:
+    return {
+        "AWS_ENDPOINT_URL_LAMBDA": fake_lambda.base_url,
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "STACK_NAME": "slack-bolt-bot",
+    }
+
+
+def cold_once(
+    label: str,
+    fake: FakeSlack,
+    workdir: Path,
+    extra_args: tuple[str, ...] = (),
+    fake_lambda: FakeLambda | None = None,
+) -> dict[str, Any]:
+    """One fresh interpreter: import the target, handle one signed DM (or /stack-status). Wall time and rusage."""
     target, preload = COLD_TARGETS[label]
-    event_file, result_file, stderr_file = (workdir / f"{label}.{n}" for n in ("event.json", "result.json", "err"))
-    event_file.write_text(json.dumps(_signed_dm()))
+    event_file, result_file, stderr_file = (
+        workdir / f"{label.replace(' /', '-')}.{n}" for n in ("event.json", "result.json", "err")
+    )
+    env = _child_env(fake.api_url, preload)
+    if label == LAZY_ACK:
+        assert fake_lambda is not None
+        fake_lambda.reset()
+        env.update(_lazy_ack_env(fake_lambda))
+        command = sr.slash_command("/stack-status", response_url=fake.new_response_url())
+        event_file.write_text(json.dumps(sr.signed_event(SIGNING_SECRET, sr.form_body(command))))
+    else:
+        event_file.write_text(json.dumps(_signed_dm()))
     result_file.unlink(missing_ok=True)
     fake.reset()
     with stderr_file.open("w") as stderr:
         start = time.perf_counter()
         process = subprocess.Popen(
             [sys.executable, *extra_args, str(COLD_CHILD), target, str(event_file), str(result_file)],
-            env=_child_env(fake.api_url, preload),
+            env=env,
             cwd=REPO,
             stdout=subprocess.DEVNULL,  # Powertools' JSON logs and EMF metrics: written, not shown
             stderr=stderr,
@@ -96,6 +127,8 @@ def cold_once(label: str, fake: FakeSlack, workdir: Path, extra_args: tuple[str,
         raise RuntimeError(f"cold start of {target} failed (exit {process.returncode}):\n{tail}")
     child = json.loads(result_file.read_text())
     calls = [c.method for c in fake.calls] + ["response_url"] * len(fake.response_posts)
+    if fake_lambda is not None and label == LAZY_ACK:
+        calls += ["lambda:Invoke"] * len(fake_lambda.invocations)
     return {
         "wall_s": wall,
         "import_s": child["import_s"],
@@ -161,25 +194,26 @@ def importtime_summary(runs: list[list[tuple[str, int, int, int]]], label: str, 
 
 
 def cold(config: Config, log: Any) -> dict[str, Any]:
-    labels = [BOT, FLOOR]
+    labels = [BOT, FLOOR, LAZY_ACK]
     results: dict[str, list[dict[str, Any]]] = {label: [] for label in labels}
     importtime_rows: dict[str, list[Any]] = {label: [] for label in labels}
     with (
         tempfile.TemporaryDirectory(prefix="bench-cold-") as tmp,
         FakeSlack(bot_token=BOT_TOKEN, latency=config.latency).serve() as fake,
+        FakeLambda().serve() as fake_lambda,
     ):
         workdir = Path(tmp)
         # One discarded round each: the page cache and the fake Slack's first connection.
         for label in labels:
-            cold_once(label, fake, workdir)
+            cold_once(label, fake, workdir, fake_lambda=fake_lambda)
         for i in range(config.cold_runs):
             # Rotate who goes first, so a slow spell of the machine is shared out evenly.
             for label in labels[i % len(labels) :] + labels[: i % len(labels)]:
-                results[label].append(cold_once(label, fake, workdir))
+                results[label].append(cold_once(label, fake, workdir, fake_lambda=fake_lambda))
             log(f"  cold start {i + 1}/{config.cold_runs}")
         for _ in range(config.importtime_runs):
             for label in labels:
-                run = cold_once(label, fake, workdir, ("-X", "importtime"))
+                run = cold_once(label, fake, workdir, ("-X", "importtime"), fake_lambda)
                 importtime_rows[label].append(parse_importtime(run["stderr"]))
     summary: dict[str, Any] = {"runs": config.cold_runs, "latency_s": config.latency}
     for target, runs in results.items():
@@ -204,6 +238,7 @@ def cold(config: Config, log: Any) -> dict[str, Any]:
         "wall": ratio(bot["wall_ms"], floor["wall_ms"]),
         "peak_rss": ratio(bot["peak_rss_mb"], floor["peak_rss_mb"]),
         "import": ratio(bot["import_ms"], floor["import_ms"]),
+        "stack_status_ack_wall": ratio(summary[LAZY_ACK]["wall_ms"], floor["wall_ms"]),
     }
     return summary
 
@@ -304,6 +339,13 @@ def render(result: dict[str, Any]) -> str:
             f"  heavy or unwanted modules loaded — bot: {', '.join(b['watched_loaded']) or 'none'}; "
             f"floor: {', '.join(f['watched_loaded']) or 'none'}",
         ]
+        if LAZY_ACK in c:
+            s, lazy_ratio = c[LAZY_ACK], _r(c["ratio"].get("stack_status_ack_wall"))
+            lines.append(
+                f"{'/stack-status ack':24}{s['wall_ms']:>9.0f} ms{'':>12}{lazy_ratio:>8}"
+                f"   (import {s['import_ms']:.0f} ms, first event {s['first_event_ms']:.0f} ms; calls: "
+                f"{', '.join(s['slack_call_methods']) or 'none'})"
+            )
         lines += [
             "",
             f"Import time by package, self ms (median of {b['importtime']['runs']} -X importtime runs):",

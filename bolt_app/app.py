@@ -11,6 +11,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackRequestError
 
 from bolt_app.config import Settings
+from bolt_app.lazy_listeners import SelfInvocationFailed
 from bolt_app.listeners import register_listeners
 from bolt_app.observability import Metric, count
 from bolt_app.slack_retries import CALL_TIMEOUT_SECONDS, retry_handlers
@@ -56,8 +57,13 @@ def create_app(settings: Settings, *, logger: logging.Logger | None = None) -> A
         signing_secret=settings.signing_secret,
         client=client,
         authorize=authorize,
-        # On Lambda nothing runs after the handler returns: do all work before responding.
+        # On Lambda nothing runs after the handler returns: do all work before responding
+        # (slow work goes to lazy listeners: bolt_app/lazy_listeners.py).
         process_before_response=True,
+        # The request guard (bolt_app/request_guard.py) verifies every HTTP request before Bolt
+        # sees it, at every entry point; Socket Mode needs no signature. Bolt's second check would
+        # cost per-event work and reject a lazy self-invocation Lambda delivers after Slack's window.
+        request_verification_enabled=False,
     )
     app.error(handle_listener_error)
     register_listeners(app, settings)
@@ -72,6 +78,9 @@ def handle_listener_error(error: Exception, logger: logging.Logger) -> BoltRespo
     slack_error = error.response.get("error") if isinstance(error, SlackApiError) else None
     # The error's type and Slack's error code only: messages may quote what was sent.
     logger.error("listener failed", extra={"error_type": type(error).__name__, "slack_error": slack_error})
+    if isinstance(error, SelfInvocationFailed):
+        # Lambda did not take the lazy work (throttled, say): 5xx, so that a retry can start it.
+        return None
     if isinstance(error, TRANSIENT_ERRORS):
         # Keep Bolt's 500: Slack retries the event, the exactly-once record is released,
         # and the retry gets a fresh chance at the Web API.

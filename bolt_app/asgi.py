@@ -14,6 +14,7 @@ from slack_bolt import App
 from slack_bolt.adapter.asgi import SlackRequestHandler as BoltAsgiAdapter
 
 from bolt_app.gateway import NOT_CONFIGURED, SlackGateway, lambda_response
+from bolt_app.lazy_listeners import is_self_invocation, lambda_invocation
 from bolt_app.request_guard import HttpResponse
 
 EVENTS_PATH = "/slack/events"
@@ -51,9 +52,11 @@ class GuardedAsgiApp:
             # Runs in a worker thread (below), so Bolt's adapter gets an event loop of its own.
             return asyncio.run(_call_asgi(self.bolt, bolt_scope, raw_body))
 
-        response = await asyncio.to_thread(
-            self.gateway.handle, scope.get("method"), headers, body, dispatch, scope.get("aws.context")
-        )
+        # On Lambda (Mangum) lazy listeners self-invoke the function this context names.
+        with lambda_invocation(scope.get("aws.context")):
+            response = await asyncio.to_thread(
+                self.gateway.handle, scope.get("method"), headers, body, dispatch, scope.get("aws.context")
+            )
         await _send(send, response)
 
 
@@ -110,6 +113,8 @@ def lambda_asgi_handler(bot: Any, logger: Any, metrics: Any) -> Callable[[dict[s
     @metrics.log_metrics
     def asgi_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         nonlocal mangum
+        if is_self_invocation(event):
+            return bot.run_self_invocation(event, context)
         if not bot.load():
             return lambda_response(NOT_CONFIGURED)
         if mangum is None:

@@ -1,11 +1,15 @@
-"""Bolt's Lambda adapter, `SlackRequestHandler`, without paying for boto3 at import.
+"""Bolt's Lambda adapter, `SlackRequestHandler`, with lazy listeners that self-invoke through
+`bolt_app.aws_clients`, and without paying for boto3 at import.
 
-`slack_bolt.adapter.aws_lambda` imports boto3 at module level for its lazy-listener runner,
-which re-invokes the function through the Lambda API. This app has no lazy listeners, yet the
-import of boto3 (and botocore, urllib3, s3transfer) is about a third of the whole cold import
-(see README, "Performance"). So boto3 is bound here to a stand-in module that runs the real
-one on its first attribute access — by Powertools when DynamoDB or Secrets Manager
-are configured, or by Bolt if a lazy listener is ever added — and never otherwise.
+`slack_bolt.adapter.aws_lambda` imports boto3 at module level for one use: its
+`LambdaLazyListenerRunner`, which makes its own `boto3.client("lambda")` (botocore's 60-second
+timeouts, no shared session). This adapter replaces that runner with `LambdaSelfInvoker`
+(`bolt_app/lazy_listeners.py`), whose Lambda client comes from `aws_clients` on first use. So Bolt's
+module-level `boto3` is never used, and only that one reference is bound to a stand-in while Bolt's
+module is imported: `sys.modules` is left as it was, and the first real `import boto3` (or
+`import boto3.session`) anywhere runs boto3 once, as usual. boto3 (and botocore, urllib3,
+s3transfer) are about a third of the cold import (README, "Performance"): the DM, `/test` and click
+paths never load them.
 
 Import this module before anything that imports `slack_bolt.adapter.aws_lambda`.
 """
@@ -13,46 +17,46 @@ Import this module before anything that imports `slack_bolt.adapter.aws_lambda`.
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import sys
 import types
 from typing import Any
 
+from slack_bolt import App
 
-class _DeferredModule(types.ModuleType):
-    """Stands in sys.modules for a module not yet run. It carries the real module's spec, so that
-    an `import name` statement takes it as is (importlib's LazyLoader does not survive that: the
-    statement reads `__spec__`, which makes it load); any other attribute runs the real module."""
+
+class _ImportedOnUse(types.ModuleType):
+    """Bolt's `boto3` global: runs the real module (normally, through sys.modules) on first attribute use."""
 
     def __getattr__(self, attr: str) -> Any:
-        return getattr(_load(self), attr)
+        return getattr(importlib.import_module(self.__name__), attr)
 
 
-def _load(placeholder: _DeferredModule) -> types.ModuleType:
-    name = placeholder.__spec__.name
-    if sys.modules.get(name) is placeholder:
-        del sys.modules[name]
-    module = importlib.import_module(name)
-    # Whoever kept a reference to the placeholder (Bolt's `boto3` global) now reads the real attributes.
-    placeholder.__dict__.update(module.__dict__)
-    return module
+def _import_bolt_adapter() -> types.ModuleType:
+    name = "slack_bolt.adapter.aws_lambda"
+    if name in sys.modules or "boto3" in sys.modules:
+        return importlib.import_module(name)
+    stand_in = _ImportedOnUse("boto3")
+    sys.modules["boto3"] = stand_in
+    try:
+        return importlib.import_module(name)
+    finally:
+        # Only Bolt's module keeps the stand-in; everyone else imports the real boto3.
+        if sys.modules.get("boto3") is stand_in:
+            del sys.modules["boto3"]
 
 
-def defer_import(name: str) -> None:
-    """Bind `name` in sys.modules to a stand-in that runs the real module on first attribute use."""
-    if name in sys.modules:
-        return
-    spec = importlib.util.find_spec(name)
-    if spec is None:
-        # Not installed: leave the failure to whoever really imports it, with its usual error.
-        return
-    placeholder = _DeferredModule(name)
-    placeholder.__spec__ = spec
-    sys.modules[name] = placeholder
+_bolt_adapter = _import_bolt_adapter()
+
+from bolt_app.lazy_listeners import LambdaSelfInvoker  # noqa: E402
 
 
-defer_import("boto3")
+class SlackRequestHandler(_bolt_adapter.SlackRequestHandler):  # type: ignore[misc, name-defined]
+    """Bolt's Lambda adapter; lazy listeners are started by `self_invoker` (a `LambdaSelfInvoker`)."""
 
-from slack_bolt.adapter.aws_lambda import SlackRequestHandler  # noqa: E402
+    def __init__(self, app: App) -> None:
+        super().__init__(app)
+        self.self_invoker = LambdaSelfInvoker(self.logger)
+        app.listener_runner.lazy_listener_runner = self.self_invoker
 
-__all__ = ["SlackRequestHandler", "defer_import"]
+
+__all__ = ["SlackRequestHandler"]

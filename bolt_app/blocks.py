@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from slack_sdk.models.blocks import (
     ActionsBlock,
     ButtonElement,
+    ContextBlock,
     DividerBlock,
+    HeaderBlock,
     ImageElement,
     MarkdownTextObject,
     PlainTextObject,
@@ -146,3 +149,98 @@ def reply_to_message(text: str, file_names: list[str], urls: list[str]) -> str |
 
 def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+# -- /stack-status ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FunctionMetrics:
+    """The function's last 24 hours in CloudWatch (AWS/Lambda); None where CloudWatch has no data."""
+
+    function_name: str
+    invocations: float | None = None
+    errors: float | None = None
+    throttles: float | None = None
+    p99_duration_ms: float | None = None
+
+
+@dataclass(frozen=True)
+class StackReport:
+    stack_name: str
+    status: str
+    last_updated: datetime | None
+    # (OutputKey, OutputValue), in the stack's order.
+    outputs: list[tuple[str, str]] = field(default_factory=list)
+    metrics: FunctionMetrics | None = None
+    # Set when the stack was read but the metrics could not be (an AWS error code).
+    metrics_error: str | None = None
+
+
+DEPLOY_HINT = "Deploy it with `sam build && sam deploy --guided` (README, Deploy)."
+
+
+def stack_status_checking(stack_name: str | None) -> str:
+    """The slash command's immediate answer, replaced by the report when the lazy work is done."""
+    if stack_name is None:
+        return "Checking where this bot is deployed…"
+    return f"Checking stack `{slack_text.escape(stack_name)}`…"
+
+
+def stack_status_card(report: StackReport) -> tuple[str, list[dict]]:
+    name = slack_text.escape(report.stack_name)
+    updated = report.last_updated.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if report.last_updated else "never"
+    text = f"Stack `{name}`: {slack_text.escape(report.status)}, last updated {updated}"
+    blocks: list = [
+        HeaderBlock(text=PlainTextObject(text=f"Stack {report.stack_name}"[:150])),
+        SectionBlock(
+            block_id="stack_status",
+            fields=[
+                MarkdownTextObject(text=f"*Status*\n`{slack_text.escape(report.status)}`"),
+                MarkdownTextObject(text=f"*Last updated*\n{updated}"),
+            ],
+        ),
+    ]
+    if report.outputs:
+        lines = [f"*{slack_text.escape(key)}*: {slack_text.escape(value)}" for key, value in report.outputs]
+        blocks.append(SectionBlock(block_id="stack_outputs", text=MarkdownTextObject(text="\n".join(lines)[:3000])))
+    if report.metrics is not None:
+        m = report.metrics
+        blocks.append(
+            SectionBlock(
+                block_id="function_metrics",
+                fields=[
+                    MarkdownTextObject(text=f"*Invocations*\n{_number(m.invocations)}"),
+                    MarkdownTextObject(text=f"*Errors*\n{_number(m.errors)}"),
+                    MarkdownTextObject(text=f"*Throttles*\n{_number(m.throttles)}"),
+                    MarkdownTextObject(text=f"*p99 duration*\n{_number(m.p99_duration_ms, ' ms')}"),
+                ],
+            )
+        )
+        source = f"Function `{slack_text.escape(m.function_name)}`, last 24 hours (CloudWatch)"
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=source)]))
+    elif report.metrics_error:
+        note = f"Function metrics unavailable: `{slack_text.escape(report.metrics_error)}`"
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=note)]))
+    return text, [block.to_dict() for block in blocks]
+
+
+def stack_not_deployed() -> tuple[str, list[dict]]:
+    text = f"This bot is not deployed on AWS (no `STACK_NAME`), so there is no stack to report on. {DEPLOY_HINT}"
+    return text, [SectionBlock(block_id="stack_not_deployed", text=MarkdownTextObject(text=text)).to_dict()]
+
+
+def stack_not_found(stack_name: str) -> tuple[str, list[dict]]:
+    text = f"Stack `{slack_text.escape(stack_name)}` not found."
+    return text, [SectionBlock(block_id="stack_not_found", text=MarkdownTextObject(text=text)).to_dict()]
+
+
+def stack_status_error(stack_name: str, error_code: str) -> tuple[str, list[dict]]:
+    text = f"Could not read stack `{slack_text.escape(stack_name)}`: AWS answered `{slack_text.escape(error_code)}`."
+    return text, [SectionBlock(block_id="stack_status_error", text=MarkdownTextObject(text=text)).to_dict()]
+
+
+def _number(value: float | None, unit: str = "") -> str:
+    if value is None:
+        return "no data"
+    return f"{value:,.0f}{unit}" if unit == "" or value >= 100 else f"{value:,.1f}{unit}"

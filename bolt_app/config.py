@@ -83,3 +83,20 @@ def _aws_error_code(error: BaseException) -> str:
     cause = error.__cause__ or error.__context__ or error
     code = getattr(cause, "response", {}).get("Error", {}).get("Code") if hasattr(cause, "response") else None
     return str(code or type(cause).__name__)
+
+
+@dataclass(frozen=True)
+class AwsDeployment:
+    """The bot's own deployment, for `/stack-status`: the stack (STACK_NAME, set by template.yaml)
+    and the function (AWS_LAMBDA_FUNCTION_NAME, set by Lambda). Both unset outside AWS."""
+
+    stack_name: str | None
+    function_name: str | None
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> AwsDeployment:
+        env = os.environ if environ is None else environ
+        return cls(
+            stack_name=env.get("STACK_NAME", "").strip() or None,
+            function_name=env.get("AWS_LAMBDA_FUNCTION_NAME", "").strip() or None,
+        )

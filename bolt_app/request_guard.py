@@ -3,7 +3,8 @@
 Bolt raises on some malformed bodies (a `payload` that is not JSON, for one) and answers 404
 to requests no listener matches, which Slack retries. The guard answers those itself:
 405 for a method other than POST, 401 for unsigned, forged, stale or replayed requests,
-400 for a validly signed body that cannot be what Slack sends, 200 for types we ignore.
+400 for a validly signed body that cannot be what Slack sends (or that carries Bolt's lazy-listener
+headers), 200 for types we ignore. It is the only signature check: Bolt's own is off (app.py).
 It also pulls out what exactly-once delivery and the logs need: the event_id, trigger_id
 and Slack's retry number.
 """
@@ -23,6 +24,9 @@ from slack_sdk.signature import SignatureVerifier
 
 # Slack's (and Bolt's) window for X-Slack-Request-Timestamp.
 SIGNATURE_MAX_AGE_SECONDS = 300
+# Bolt reads these to run a lazy listener directly, skipping the ack (BoltRequest.lazy_only). Only the
+# Lambda self-invocation may carry them (bolt_app/lazy_listeners.py); Slack never sends them.
+BOLT_LAZY_HEADERS = ("x-slack-bolt-lazy-only", "x-slack-bolt-lazy-function-name")
 
 
 @dataclass(frozen=True)
@@ -109,6 +113,8 @@ class RequestGuard:
             )
         lower = {str(k).lower(): str(v) for k, v in headers.items() if v is not None}
         self._verify(lower, body)
+        if any(name in lower for name in BOLT_LAZY_HEADERS):
+            raise _reject(400, "lazy_headers", "Bolt's lazy-listener headers are not accepted over HTTP.")
         request = self._parse(lower.get("content-type", ""), body)
         retry_num = lower.get("x-slack-retry-num", "")
         return SlackRequest(

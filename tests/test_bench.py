@@ -45,6 +45,16 @@ def test_cold_path_slack_calls(results):
         assert cold[label]["slack_calls_consistent"]
 
 
+def test_stack_status_ack_cold_path_answers_and_self_invokes_once(results):
+    lazy = results["cold"]["handler /stack-status"]
+    assert lazy["statuses"] == [200]
+    # The ack is the HTTP answer (no Slack call); the work is one Lambda Invoke, run elsewhere.
+    assert lazy["slack_call_methods"] == ["lambda:Invoke"]
+    assert lazy["slack_calls_consistent"]
+    # This path, and only this one, pays for boto3: the Lambda client.
+    assert "boto3" in lazy["watched_loaded"]
+
+
 def test_cold_path_imports_nothing_that_lambda_must_not(results):
     assert not NEVER_ON_THE_LAMBDA_PATH & set(results["cold"]["handler"]["watched_loaded"])
     # boto3 stays a stand-in (bolt_app/aws_lambda.py) without Secrets Manager or DynamoDB configured,

@@ -180,6 +180,9 @@ def test_function(cfn: dict[str, Any]) -> None:
     assert env["POWERTOOLS_LOG_LEVEL"] == {"Ref": "LogLevel"}
     assert env["POWERTOOLS_METRICS_NAMESPACE"]
     assert env["POWERTOOLS_SERVICE_NAME"]
+    assert env["STACK_NAME"] == {"Ref": "AWS::StackName"}  # /stack-status reports on this stack
+    # Named after the stack: the role can then name it without a function -> role -> function cycle.
+    assert props["FunctionName"] == {"Ref": "AWS::StackName"}
     # Tokens come from the secret only; nothing secret sits in the function's configuration.
     assert not {"SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN"} & set(env)
     assert "SlackBotToken" not in json.dumps(props) and "SlackSigningSecret" not in json.dumps(props)
@@ -195,6 +198,20 @@ def test_role_is_least_privilege(cfn: dict[str, Any]) -> None:
     statements = [s for policy in role["Policies"] for s in policy["PolicyDocument"]["Statement"]]
     grants = {json.dumps(s["Resource"], sort_keys=True): s for s in statements}
     assert all(s["Effect"] == "Allow" for s in statements)
+    own_function = "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${AWS::StackName}"
+    own_stack = "arn:${AWS::Partition}:cloudformation:${AWS::Region}:${AWS::AccountId}:stack/${AWS::StackName}/*"
+    lazy_grants = {
+        # Lazy listeners invoke this function (and its versions and aliases) only.
+        json.dumps([{"Fn::Sub": own_function}, {"Fn::Sub": own_function + ":*"}]): "lambda:InvokeFunction",
+        json.dumps({"Fn::Sub": own_stack}): "cloudformation:DescribeStacks",
+        # GetMetricData has no resource-level permissions: "*" is the only form IAM accepts.
+        json.dumps("*"): "cloudwatch:GetMetricData",
+        # Added by SAM for the on-failure destination of asynchronous invocations.
+        json.dumps({"Fn::GetAtt": ["LazyWorkFailureQueue", "Arn"]}): "sqs:SendMessage",
+    }
+    for resource, action in lazy_grants.items():
+        assert grants.pop(resource)["Action"] in (action, [action]), action
+    statements = [s for s in statements if json.dumps(s["Resource"], sort_keys=True) in grants]
     assert set(grants) == {
         json.dumps({"Ref": "SlackSecret"}),
         json.dumps({"Fn::GetAtt": ["IdempotencyTable", "Arn"]}),
@@ -209,6 +226,20 @@ def test_role_is_least_privilege(cfn: dict[str, Any]) -> None:
         "dynamodb:UpdateItem",
     ]
     assert "*" not in json.dumps(statements)
+
+
+def test_lazy_invocations_that_fail_are_kept_in_a_queue(cfn: dict[str, Any]) -> None:
+    (config,) = _resources(cfn, "AWS::Lambda::EventInvokeConfig").values()
+    props = config["Properties"]
+    assert props["FunctionName"] == {"Ref": FUNCTION}
+    assert props["MaximumRetryAttempts"] == 2
+    # No older than the response_url it would answer (Slack: 30 minutes).
+    assert props["MaximumEventAgeInSeconds"] == 1800
+    assert props["DestinationConfig"]["OnFailure"]["Destination"] == {"Fn::GetAtt": ["LazyWorkFailureQueue", "Arn"]}
+    queue = cfn["Resources"]["LazyWorkFailureQueue"]
+    assert queue["Type"] == "AWS::SQS::Queue"
+    assert queue["Properties"]["MessageRetentionPeriod"] == 14 * 24 * 3600
+    assert cfn["Outputs"]["LazyWorkFailureQueueUrl"]["Value"] == {"Ref": "LazyWorkFailureQueue"}
 
 
 def test_secret_is_built_from_noecho_parameters(cfn: dict[str, Any]) -> None:

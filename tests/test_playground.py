@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture
 def playground(lambda_module: Any, slack: FakeSlack) -> Iterator[Playground]:
     playground = Playground(slack, lambda_module.handler, SIGNING_SECRET)
+    playground.attach_self_invoker(lambda_module.bot.lambda_adapter.self_invoker)
     yield playground
     playground.close()
 
@@ -148,6 +149,27 @@ def test_slash_test_then_a_click_replaces_the_picker(server, slack):
     assert replaced["ts"] == picker["ts"]
     assert replaced["text"] == f"<@{HUMAN_ID}> picked *Ler Ros*"
     assert all(b["type"] != "actions" for b in replaced["blocks"])
+
+
+def test_stack_status_answers_in_two_steps_and_the_lazy_run_is_its_own_log_entry(server, playground, monkeypatch):
+    monkeypatch.delenv("STACK_NAME", raising=False)  # the playground is not on AWS
+    ack = _send(server, "/stack-status", channel=GENERAL_CHANNEL)
+    assert (ack["kind"], ack["status"]) == ("command /stack-status", 200)
+    assert ack["response_body"]["text"] == "Checking where this bot is deployed…"
+
+    playground.wait_for_invocations()
+
+    # The lazy run's post replaced the ack in the channel: one bot message, the final answer.
+    bot_messages = [m for m in _messages(server, GENERAL_CHANNEL) if m.get("bot_id")]
+    assert len(bot_messages) == 1
+    assert "not deployed on AWS" in bot_messages[0]["text"] and "sam deploy --guided" in bot_messages[0]["text"]
+    log = _request(server + "/playground/state")[1]["log"]
+    [lazy] = [e for e in log if e["type"] == "request" and e["kind"].startswith("lazy ")]
+    assert lazy["kind"] == "lazy report_stack_status (async self-invocation)"
+    assert lazy["status"] == 200 and lazy["ms"] > 0
+    assert lazy["id"] > ack["id"]
+    [post] = [e for e in log if e["type"] == "response_url"]
+    assert post["payload"]["replace_original"] is True
 
 
 def test_a_command_the_manifest_does_not_declare_never_reaches_the_bot(server, playground, slack):

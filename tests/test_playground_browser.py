@@ -329,3 +329,51 @@ def test_image_that_cannot_load_shows_its_alt_text(page: Any) -> None:
     # A container of its own: the page redraws #messages whenever the conversation changes.
     expect(page.locator("#probe .sk-img-alt", has_text="the alt text")).to_be_visible()
     expect(page.locator("#probe img")).to_have_count(0)
+
+
+# -- a slow command: the ack, then the lazy listener's answer --------------------------------------
+
+
+@pytest.fixture
+def lazy_playground_url(lambda_module: Any, slack: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A playground in this process, so the test can slow Slack's response_url down: the ack is then
+    on screen long enough to be seen before the lazy listener's answer replaces it."""
+    from bolt_app.local.fake_slack import Fault, serve_asgi_in_thread
+    from bolt_app.local.playground import Playground, create_asgi_app
+    from tests.conftest import SIGNING_SECRET
+
+    monkeypatch.delenv("STACK_NAME", raising=False)
+    playground = Playground(slack, lambda_module.handler, SIGNING_SECRET)
+    playground.attach_self_invoker(lambda_module.bot.lambda_adapter.self_invoker)
+    # Under the response_url client's 1.5 s timeout (bolt_app/slack_retries.py).
+    slack.inject("response_url", Fault(delay=1.0, then_succeed=True))
+    try:
+        with serve_asgi_in_thread(create_asgi_app(playground, mount_fake_slack=False)) as url:
+            yield url
+    finally:
+        playground.close()
+
+
+def test_a_slow_command_answers_in_two_steps(browser: Any, lazy_playground_url: str) -> None:
+    from playwright.sync_api import expect
+
+    for page in _open(browser, lazy_playground_url):
+        page.click("[data-channel=C0GENERAL1]")
+        _send(page, "/stack-status")
+
+        # 1. The ack, at once, in the channel.
+        answer = _bot_messages(page).last
+        expect(answer.locator(".sk-message-body")).to_have_text("Checking where this bot is deployed…")
+        ts = answer.get_attribute("data-ts")
+        log = page.locator("#log")
+        expect(log.locator(".pg-log-request", has_text="command /stack-status")).to_contain_text("200")
+
+        # 2. The lazy run (its own invocation, with its timing) replaces it in place.
+        replaced = page.locator(f'#messages .sk-message[data-ts="{ts}"]')
+        expect(replaced).to_contain_text("This bot is not deployed on AWS")
+        expect(replaced).to_contain_text("sam deploy --guided")
+        expect(_bot_messages(page)).to_have_count(1)
+        lazy = log.locator(".pg-log-request", has_text="lazy report_stack_status (async self-invocation)")
+        expect(lazy).to_contain_text("200")
+        expect(lazy.locator(".pg-ms")).to_contain_text(re.compile(r"\d ms"))
+        expect(log.locator(".pg-log-response_url", has_text="replace_original")).to_have_count(1)

@@ -49,3 +49,37 @@ def test_socket_mode_redelivery_is_acknowledged_without_a_second_reply(slack):
         "Echo: over the socket",
         "Echo: another one",
     ]
+
+
+class PayloadRecordingSocketClient(RecordingSocketClient):
+    def __init__(self) -> None:
+        super().__init__()
+        self.responses: list = []
+
+    def send_socket_mode_response(self, response) -> None:
+        super().send_socket_mode_response(response)
+        self.responses.append(response)
+
+
+def test_socket_mode_runs_lazy_listeners_in_process(slack, monkeypatch):
+    import time
+
+    monkeypatch.delenv("STACK_NAME", raising=False)
+    settings = Settings(bot_token=BOT_TOKEN, signing_secret=SIGNING_SECRET, api_url=slack.api_url)
+    handler = ExactlyOnceSocketModeHandler(create_app(settings), "xapp-test")
+    client = PayloadRecordingSocketClient()
+    command = sr.slash_command("/stack-status", response_url=slack.new_response_url())
+    request = SocketModeRequest(
+        type="slash_commands", envelope_id="env-cmd", payload=command, accepts_response_payload=True
+    )
+
+    handler.handle(client, request)
+
+    # The ack goes back over the socket; the lazy listener (Bolt's thread runner) then posts the result.
+    [ack] = client.responses
+    assert ack.payload["text"] == "Checking where this bot is deployed…"
+    deadline = time.monotonic() + 10
+    while not slack.response_posts and time.monotonic() < deadline:
+        time.sleep(0.02)
+    [post] = slack.response_posts
+    assert "not deployed on AWS" in post.payload["text"]

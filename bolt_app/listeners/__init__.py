@@ -6,11 +6,11 @@ from slack_bolt import App
 
 from bolt_app.config import Settings
 from bolt_app.first_pick import first_pick_store
-from bolt_app.listeners import actions, commands, fallbacks, messages
+from bolt_app.listeners import actions, commands, fallbacks, messages, stack_status
 
 # Order matters only for `fallbacks`: Bolt runs the first listener that matches, so the
 # catch-alls that turn "no listener" (a 404 Slack would retry) into a quiet 200 go last.
-FEATURES = (messages, commands)
+FEATURES = (messages, commands, stack_status)
 
 
 def register_listeners(app: App, settings: Settings | None = None) -> None:

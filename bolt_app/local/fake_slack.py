@@ -115,6 +115,14 @@ class FakeSlack:
         with self._lock:
             self._response_urls.pop(url.rsplit("/", 1)[-1], None)
 
+    def set_response_url_message(self, response_url: str, message_ts: str) -> None:
+        """The message a slash command's response_url stands for once its answer is posted (Slack
+        replaces that answer on `replace_original`, as it replaces the clicked message for actions)."""
+        key = response_url.rsplit("/", 1)[-1]
+        with self._lock:
+            if key in self._response_urls:
+                self._response_urls[key] = {**self._response_urls[key], "message_ts": message_ts}
+
     def inject(self, method: str, *faults: Fault) -> None:
         with self._lock:
             self._faults[method].extend(faults)

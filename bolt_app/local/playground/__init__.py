@@ -37,7 +37,10 @@ def start_session(base_url: str) -> Playground:
     os.environ.update(SLACK_BOT_TOKEN=fake.bot_token, SLACK_SIGNING_SECRET=signing_secret, SLACK_API_URL=fake.api_url)
     sys.modules.pop("handler", None)
     handler_module = importlib.import_module("handler")
-    return Playground(fake, handler_module.handler, signing_secret)
+    playground = Playground(fake, handler_module.handler, signing_secret)
+    # Lazy listeners: Lambda's asynchronous self-invocation, played in this process.
+    playground.attach_self_invoker(handler_module.bot.lambda_adapter.self_invoker)
+    return playground
 
 
 def serve(host: str = "127.0.0.1", port: int = 3000) -> int:

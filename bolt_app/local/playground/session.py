@@ -62,11 +62,31 @@ class Playground:
         self._lock = threading.Lock()
         # One request at a time, as one Lambda container serves them.
         self._invoke_lock = threading.Lock()
+        # Lazy listeners' self-invocations, delivered once the request that started them is answered.
+        self._queued_invocations: list[dict[str, Any]] = []
+        self._invocation_threads: list[threading.Thread] = []
+        self._self_invoker: Any = None
+        self._previous_deliver: Any = None
         fake.listeners.append(self._on_fake_slack)
+
+    def attach_self_invoker(self, self_invoker: Any) -> None:
+        """Play Lambda's asynchronous invoke for the bot's lazy listeners (`LambdaSelfInvoker.deliver`):
+        each self-invocation goes back into the Lambda handler, in this process, as its own request."""
+        self._self_invoker, self._previous_deliver = self_invoker, self_invoker.deliver
+        self_invoker.deliver = self._queue_invocation
 
     def close(self) -> None:
         if self._on_fake_slack in self.fake.listeners:
             self.fake.listeners.remove(self._on_fake_slack)
+        if self._self_invoker is not None:
+            self._self_invoker.deliver = self._previous_deliver
+            self._self_invoker = None
+        self.wait_for_invocations()
+
+    def wait_for_invocations(self, timeout: float = 30.0) -> None:
+        """Until every self-invocation started so far has run (tests, shutdown)."""
+        for thread in list(self._invocation_threads):
+            thread.join(timeout)
 
     # -- what the page shows ------------------------------------------------------------
 
@@ -93,6 +113,14 @@ class Playground:
     ) -> dict[str, Any]:
         """The person sends a message (or a slash command, when it starts with `/`) in `channel`,
         or a reply in the thread of its message `thread_ts`."""
+        try:
+            return self._send(channel, text, files, thread_ts)
+        finally:
+            self._start_queued_invocations()
+
+    def _send(
+        self, channel: str, text: str, files: list[dict[str, Any]] | None, thread_ts: str | None
+    ) -> dict[str, Any]:
         target = _channel(channel)
         text = text.strip()
         if thread_ts is not None:
@@ -108,6 +136,12 @@ class Playground:
 
     def click(self, channel: str, ts: str, action_id: str) -> dict[str, Any]:
         """The person clicks the button `action_id` of the message `ts`."""
+        try:
+            return self._click(channel, ts, action_id)
+        finally:
+            self._start_queued_invocations()
+
+    def _click(self, channel: str, ts: str, action_id: str) -> dict[str, Any]:
         target = _channel(channel)
         message = next((m for m in self.fake.messages(target.id) if m.get("ts") == ts), None)
         if message is None:
@@ -162,10 +196,13 @@ class Playground:
         if target.is_im:
             fields["channel_name"] = "directmessage"
         entry = self._invoke(f"command {command}", sr.form_body(fields))
-        self._show_command_answer(target, f"{command} {argument}".strip(), entry)
+        answer = self._show_command_answer(target, f"{command} {argument}".strip(), entry)
+        if answer is not None:
+            # What a later response_url post with replace_original replaces (a lazy listener's result).
+            self.fake.set_response_url_message(response_url, answer["ts"])
         return entry
 
-    def _show_command_answer(self, target: Channel, invocation: str, entry: dict[str, Any]) -> None:
+    def _show_command_answer(self, target: Channel, invocation: str, entry: dict[str, Any]) -> dict[str, Any] | None:
         """What Slack does with a slash command's HTTP answer: a message, in channel or only to the invoker."""
         status, body = entry["status"], entry["response_body"]
         bot = {"user": self.fake.bot_user_id, "bot_id": self.fake.bot_id}
@@ -173,9 +210,9 @@ class Playground:
         if status != 200:
             failure = f'`{invocation}` failed: the app answered HTTP {status} (Slack shows "dispatch_failed")'
             self.fake.add_message(target.id, {"user": "USLACKBOT", "text": failure, **only_you})
-            return
+            return None
         if not body:
-            return  # an empty ack: nothing is shown
+            return None  # an empty ack: nothing is shown
         answer = body if isinstance(body, dict) else {"text": str(body)}
         message = {
             **bot,
@@ -185,9 +222,8 @@ class Playground:
         if answer.get("response_type") == "in_channel":
             # Slack shows the invocation itself too when the answer is in channel.
             self.fake.add_message(target.id, {"user": HUMAN_ID, "text": invocation})
-            self.fake.add_message(target.id, message)
-        else:
-            self.fake.add_message(target.id, {**message, **only_you})
+            return self.fake.add_message(target.id, message)
+        return self.fake.add_message(target.id, {**message, **only_you})
 
     # -- the request to the bot ---------------------------------------------------------
 
@@ -222,6 +258,49 @@ class Playground:
             )
             self._revision += 1
         return dict(entry)
+
+    # -- Lambda's asynchronous invoke, played in-process ------------------------------------
+
+    def _queue_invocation(self, function_arn: str, event: dict[str, Any]) -> None:
+        # Lambda queues the event and answers 202 at once; delivery comes after the ack is answered.
+        with self._lock:
+            self._queued_invocations.append(json.loads(json.dumps(event)))
+
+    def _start_queued_invocations(self) -> None:
+        with self._lock:
+            queued, self._queued_invocations = self._queued_invocations, []
+        for event in queued:
+            thread = threading.Thread(target=self._deliver_invocation, args=(event,), daemon=True)
+            self._invocation_threads = [t for t in self._invocation_threads if t.is_alive()] + [thread]
+            thread.start()
+
+    def _deliver_invocation(self, event: dict[str, Any]) -> None:
+        function = (event.get("headers") or {}).get("x-slack-bolt-lazy-function-name", "?")
+        entry: dict[str, Any] = {
+            "id": next(self._ids),
+            "type": "request",
+            "kind": f"lazy {function} (async self-invocation)",
+            "request_title": "Lambda self-invocation (InvocationType=Event; authorised by IAM, not signed)",
+            "time": time.time(),
+            "status": None,
+            "ms": None,
+            "request": self._masked({"headers": event.get("headers"), "body": _parsed_form_or_json(event)}),
+            "response_body": None,
+        }
+        self._append(entry)
+        with self._invoke_lock:
+            started = time.perf_counter()
+            try:
+                response = self.lambda_handler(event, sr.LambdaContext())
+                status, body = response.get("statusCode"), response.get("body") or ""
+            except Exception as error:
+                # What Lambda does when the function raises on an async event: retry it later, then the
+                # on-failure destination. The playground shows it and stops there.
+                status, body = 500, f"raised {type(error).__name__}: Lambda would retry this event"
+            elapsed = (time.perf_counter() - started) * 1000
+        with self._lock:
+            entry.update(status=status, ms=round(elapsed, 1), response_body=self._masked(_json_or_text(body)))
+            self._revision += 1
 
     def _on_fake_slack(self, item: ApiCall | ResponseUrlPost) -> None:
         if isinstance(item, ApiCall):
@@ -270,6 +349,15 @@ def _parsed(body: str, content_type: str) -> Any:
     if "payload" in fields:
         fields["payload"] = json.loads(fields["payload"])
     return fields
+
+
+def _parsed_form_or_json(event: dict[str, Any]) -> Any:
+    body = event.get("body") or ""
+    content_type = str((event.get("headers") or {}).get("content-type", ""))
+    try:
+        return _parsed(body, "application/json" if content_type.startswith("application/json") else "form")
+    except ValueError:
+        return body
 
 
 def _json_or_text(body: str) -> Any:

@@ -90,7 +90,7 @@ function logSummary(entry) {
 }
 
 function logDetails(entry) {
-  if (entry.type === "request") return `<h4>Request (API Gateway HTTP API 2.0, signed)</h4>${json(entry.request)}<h4>Response</h4>${json(entry.response_body)}`;
+  if (entry.type === "request") return `<h4>${escapeHtml(entry.request_title ?? "Request (API Gateway HTTP API 2.0, signed)")}</h4>${json(entry.request)}<h4>Response</h4>${json(entry.response_body)}`;
   if (entry.type === "api") return `<h4>Arguments</h4>${json(entry.args)}<h4>Token</h4>${json(entry.token)}<h4>Answer</h4>${json(entry.answer)}`;
   return `<h4>Payload</h4>${json(entry.payload)}`;
 }

@@ -1,0 +1,197 @@
+"""Bolt's lazy listeners on Lambda: ack at once, then do the slow work in a second invocation.
+
+`app.command("/x")(ack=..., lazy=[...])`: Bolt answers Slack with the ack and hands each lazy
+function to the app's lazy-listener runner. On Lambda that runner is `LambdaSelfInvoker`: it
+invokes this same function (`context.invoked_function_arn`, so the same version or alias)
+asynchronously (`InvocationType=Event`) with a self-invocation event, and the handler runs the
+named lazy function when that event arrives (`handle_self_invocation`).
+
+The self-invocation event carries Bolt's mark, a top-level `"method": "NONE"`, which API Gateway,
+Function URL and ALB events never carry: only a direct Lambda invoke, which IAM authorises, can
+produce it. It holds the original Slack request (body and headers, its signature included) plus
+Bolt's `x-slack-bolt-lazy-only` / `x-slack-bolt-lazy-function-name` headers. It is not checked
+against Slack's signature: Lambda may deliver it long after Slack's 5-minute window, and it repeats
+the original signature, which the replay protection would reject. The other way round, HTTP requests
+carrying the lazy headers are refused by the request guard, so they never skip the ack.
+
+Exactly once: Lambda may deliver an asynchronous event more than once, even without an error
+("Even if your function doesn't return an error, it's possible for it to receive the same event
+from Lambda multiple times": https://docs.aws.amazon.com/lambda/latest/dg/invocation-async.html),
+and retries it after a function error. Each delivery runs under an exactly-once record keyed on the
+lazy function and the original request's signature (unique per Slack delivery), so the work is
+done, and its result posted, once; a failed run releases the record and raises, so that Lambda
+retries it and, past its retries, sends it to the on-failure destination (template.yaml).
+
+Off Lambda (local HTTP server, Socket Mode) the app keeps Bolt's own runner, which runs lazy
+functions in a thread of the same process; the playground delivers the self-invocation to the
+Lambda handler in-process (`LambdaSelfInvoker.deliver`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
+
+from slack_bolt import App, BoltRequest
+from slack_bolt.kwargs_injection import build_required_kwargs
+from slack_bolt.lazy_listener import LazyListenerRunner
+from slack_bolt.util.utils import get_arg_names_of_callable
+
+from bolt_app.exactly_once import ExactlyOnce
+from bolt_app.request_guard import BOLT_LAZY_HEADERS, HttpResponse
+
+LAZY_ONLY_HEADER, LAZY_FUNCTION_HEADER = BOLT_LAZY_HEADERS
+_LAZY_ERROR = "lazy_listener_error"
+
+# The invoked function's ARN for entry points whose Bolt adapter does not put it in the request
+# context (handler.asgi_handler: Bolt's ASGI adapter under Mangum).
+_invoked_function_arn: ContextVar[str | None] = ContextVar("invoked_function_arn", default=None)
+
+Deliver = Callable[[str, dict[str, Any]], None]
+
+
+class SelfInvocationFailed(RuntimeError):
+    """The Lambda Invoke call that starts a lazy listener failed; the request answers 5xx."""
+
+
+class LazyWorkFailed(RuntimeError):
+    """A lazy listener failed without telling the user: raised to the Lambda runtime, so that
+    Lambda retries the asynchronous invocation and, past its retries, sends it to the on-failure
+    destination. (Every other failure is answered, never raised.)"""
+
+
+@contextmanager
+def lambda_invocation(context: Any) -> Iterator[None]:
+    """Lets lazy listeners started inside the block find the function to self-invoke."""
+    token = _invoked_function_arn.set(getattr(context, "invoked_function_arn", None))
+    try:
+        yield
+    finally:
+        _invoked_function_arn.reset(token)
+
+
+def is_self_invocation(event: Any) -> bool:
+    """Bolt's mark of its self-invocation: a top-level "method": "NONE" (no HTTP event has it)."""
+    return isinstance(event, dict) and event.get("method") == "NONE"
+
+
+class LambdaSelfInvoker(LazyListenerRunner):
+    """Bolt's lazy-listener runner for Lambda: starts each lazy function as an async self-invocation."""
+
+    def __init__(self, logger: logging.Logger, deliver: Deliver | None = None) -> None:
+        self.logger = logger
+        # (function ARN, event) -> None; the Lambda Invoke API unless replaced (the playground does).
+        self.deliver: Deliver = deliver or invoke_lambda_async
+
+    def start(self, function: Callable[..., None], request: BoltRequest) -> None:
+        arn = request.context.get("aws_lambda_invoked_function_arn") or _invoked_function_arn.get()
+        if not arn:
+            raise SelfInvocationFailed("no Lambda context to self-invoke")
+        event = self_invocation_event(request)
+        started = time.perf_counter()
+        try:
+            self.deliver(arn, event)
+        except Exception as error:
+            code = _aws_error_code(error)
+            self.logger.error("lazy listener not started", extra={"error_type": type(error).__name__, "code": code})
+            raise SelfInvocationFailed(f"Lambda Invoke failed ({code})") from None
+        self.logger.info(
+            "lazy listener started",
+            extra={
+                "lazy_function": request.lazy_function_name,
+                "invoke_ms": round((time.perf_counter() - started) * 1000, 1),
+            },
+        )
+
+    def run(self, function: Callable[..., None], request: BoltRequest) -> None:
+        """Runs the lazy function in this (self-)invocation; a failure is kept for the caller, not swallowed."""
+        kwargs = build_required_kwargs(
+            logger=self.logger,
+            required_arg_names=get_arg_names_of_callable(function),
+            request=request,
+            response=None,
+            this_func=function,
+        )
+        try:
+            function(**kwargs)
+        except Exception as error:
+            request.context[_LAZY_ERROR] = error
+
+
+def invoke_lambda_async(function_arn: str, event: dict[str, Any]) -> None:
+    """Lambda Invoke, InvocationType=Event: Lambda queues the event and answers 202 at once."""
+    from bolt_app import aws_clients
+
+    # On the ack path: REQUEST_PATH's short timeouts and one retry keep it inside Slack's 3 seconds.
+    aws_clients.client("lambda").invoke(
+        FunctionName=function_arn, InvocationType="Event", Payload=json.dumps(event).encode("utf-8")
+    )
+
+
+def self_invocation_event(request: BoltRequest) -> dict[str, Any]:
+    """The original request (as Bolt read it) with Bolt's lazy headers and its self-invocation mark."""
+    headers = {name: values[0] for name, values in request.headers.items() if values and name != "cookie"}
+    headers[LAZY_ONLY_HEADER] = "1"
+    headers[LAZY_FUNCTION_HEADER] = str(request.lazy_function_name)
+    return {"method": "NONE", "headers": headers, "body": request.raw_body, "isBase64Encoded": False}
+
+
+def handle_self_invocation(
+    app: App, exactly_once: ExactlyOnce, event: dict[str, Any], context: Any, logger: Any
+) -> HttpResponse:
+    """Runs the lazy function a self-invocation names, once per original request and function.
+
+    Returns what was done (the answer goes nowhere: an async invocation's result is discarded);
+    raises LazyWorkFailed when the lazy function failed, so that Lambda retries it.
+    """
+    raw_headers, body = event.get("headers"), event.get("body")
+    headers: dict[str, str] = {}
+    if isinstance(raw_headers, Mapping):
+        headers = {str(k).lower(): str(v) for k, v in raw_headers.items() if v is not None}
+    function_name, signature = headers.get(LAZY_FUNCTION_HEADER), headers.get("x-slack-signature")
+    if not isinstance(body, str) or headers.get(LAZY_ONLY_HEADER) != "1" or not function_name or not signature:
+        # Nothing a retry could fix: log and return, never raise.
+        logger.warning("self-invocation ignored: not a lazy listener event")
+        return HttpResponse(400, "Not a lazy listener event.")
+    key = "lazy:" + function_name + ":" + hashlib.sha256(signature.encode("utf-8")).hexdigest()[:32]
+    started = time.perf_counter()
+
+    def process() -> HttpResponse:
+        request = BoltRequest(body=body, headers=headers)
+        request.context["aws_lambda_function_name"] = getattr(context, "function_name", None)
+        request.context["aws_lambda_invoked_function_arn"] = getattr(context, "invoked_function_arn", None)
+        response = app.dispatch(request)
+        error = request.context.get(_LAZY_ERROR)
+        if error is not None:
+            logger.error(
+                "lazy listener failed",
+                extra={"lazy_function": function_name, "error_type": type(error).__name__},
+            )
+            return HttpResponse(500, "The lazy listener failed.")
+        return HttpResponse(response.status)
+
+    outcome = exactly_once.run(key, process, context)
+    logger.info(
+        "lazy listener handled",
+        extra={
+            "lazy_function": function_name,
+            "status": outcome.response.status,
+            "outcome": outcome.status,
+            "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+        },
+    )
+    if outcome.response.status >= 500:
+        raise LazyWorkFailed(f"lazy listener {function_name} failed; Lambda retries it")
+    return outcome.response
+
+
+def _aws_error_code(error: BaseException) -> str:
+    response = getattr(error, "response", None)
+    code = response.get("Error", {}).get("Code") if isinstance(response, dict) else None
+    return str(code or type(error).__name__)
