@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from urllib.error import URLError
 
 from slack_bolt import App, BoltResponse
@@ -13,6 +14,7 @@ from slack_sdk.errors import SlackApiError, SlackRequestError
 from bolt_app.config import Settings
 from bolt_app.listeners import register_listeners
 from bolt_app.observability import Metric, count
+from bolt_app.slack_auth import rotating_token_client
 from bolt_app.slack_retries import CALL_TIMEOUT_SECONDS, retry_handlers
 
 
@@ -43,7 +45,8 @@ def create_app(settings: Settings, *, logger: logging.Logger | None = None) -> A
         return AuthorizeResult(
             enterprise_id=enterprise_id,
             team_id=team_id,
-            bot_token=settings.bot_token,
+            # The current token: a rotation picked up by any request applies to the next ones.
+            bot_token=settings.credentials.bot_token,
             bot_id=settings.bot_id,
             bot_user_id=settings.bot_user_id,
         )
@@ -56,24 +59,61 @@ def create_app(settings: Settings, *, logger: logging.Logger | None = None) -> A
         authorize=authorize,
         # On Lambda nothing runs after the handler returns: do all work before responding.
         process_before_response=True,
+        # The gateway's request guard verifies every request first, with the current signing
+        # secret (re-read on rotation); Bolt's own check would keep the secret read at start.
+        request_verification_enabled=False,
     )
+    app.use(rotating_token_client(settings.credentials))
     app.error(handle_listener_error)
     register_listeners(app)
     return app
 
 
-TRANSIENT_ERRORS = (SlackApiError, SlackRequestError, URLError, TimeoutError, ConnectionError)
+# Connection errors and timeouts (socket.timeout is a TimeoutError, an OSError like ConnectionError).
+CONNECTION_ERRORS = (URLError, TimeoutError, ConnectionError)
+# Slack's ok:false codes that a later attempt can succeed with; every other code fails the same way
+# again (channel_not_found, not_in_channel, msg_too_long, invalid_auth after the token re-read, ...).
+TRANSIENT_SLACK_ERRORS = frozenset({"ratelimited", "internal_error", "fatal_error", "service_unavailable"})
+# slack_sdk's client errors carry no HTTP status; the picker's response_url error names it.
+_ANSWERED_STATUS = re.compile(r"answered (\d{3})")
+# What a permanent Slack failure answers: a 2xx, so Slack neither retries nor counts it against
+# the app's delivery success (a revoked token failing every delivery gets subscriptions disabled).
+PERMANENT_FAILURE = BoltResponse(status=200, body="")
+
+
+def slack_failure(error: Exception) -> tuple[bool, str] | None:
+    """(transient?, error code) when `error` is a failed Slack call; None for any other error."""
+    if isinstance(error, SlackApiError):
+        code = str(error.response.get("error") or "")
+        status = error.response.status_code
+        transient = status >= 500 or status == 429 or code in TRANSIENT_SLACK_ERRORS
+        return transient, code or f"http_{status}"
+    if isinstance(error, CONNECTION_ERRORS):
+        return True, type(error).__name__
+    if isinstance(error, SlackRequestError):
+        answered = _ANSWERED_STATUS.search(str(error))
+        status = int(answered.group(1)) if answered else 0
+        # No status: slack_sdk refused to send the request at all (a malformed call).
+        return status >= 500 or status == 429, f"http_{status}" if status else "request_error"
+    return None
 
 
 def handle_listener_error(error: Exception, logger: logging.Logger) -> BoltResponse | None:
     """Bolt calls this for errors in listeners and in its own matching of a payload."""
-    slack_error = error.response.get("error") if isinstance(error, SlackApiError) else None
+    failure = slack_failure(error)
+    transient, code = failure if failure else (False, None)
     # The error's type and Slack's error code only: messages may quote what was sent.
-    logger.error("listener failed", extra={"error_type": type(error).__name__, "slack_error": slack_error})
-    if isinstance(error, TRANSIENT_ERRORS):
+    logger.error(
+        "listener failed",
+        extra={"error_type": type(error).__name__, "slack_error": code, "retry": transient},
+    )
+    if failure is None:
+        # Anything else fails the same way on every retry of the same payload: don't ask for one.
+        return BoltResponse(status=400, body="The Slack payload could not be handled.")
+    count(Metric.SLACK_API_ERRORS)
+    if transient:
         # Keep Bolt's 500: Slack retries the event, the exactly-once record is released,
         # and the retry gets a fresh chance at the Web API.
-        count(Metric.SLACK_API_ERRORS)
         return None
-    # Anything else fails the same way on every retry of the same payload: don't ask for one.
-    return BoltResponse(status=400, body="The Slack payload could not be handled.")
+    count(Metric.SLACK_PERMANENT_ERRORS)
+    return PERMANENT_FAILURE
