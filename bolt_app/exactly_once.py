@@ -187,6 +187,7 @@ class DynamoDBExactlyOnce:
     ) -> Outcome:
         from aws_lambda_powertools.utilities.idempotency.exceptions import (
             IdempotencyAlreadyInProgressError,
+            IdempotencyInconsistentStateError,
             IdempotencyPersistenceLayerError,
         )
 
@@ -206,9 +207,10 @@ class DynamoDBExactlyOnce:
             try:
                 stored = self._process_once(slack_event={"event_id": event_id}, process=process_and_keep)
                 break
-            except IdempotencyAlreadyInProgressError:
-                # Another container runs it. Trying to take the record again (one conditional
-                # write) tells answered (a duplicate), released or expired (ours now) and running.
+            except (IdempotencyAlreadyInProgressError, IdempotencyInconsistentStateError):
+                # Another container runs it (or its record changed while Powertools read it).
+                # Taking the record again (one conditional write) tells answered (a duplicate),
+                # released or expired (ours now) and still running.
                 if time.monotonic() + POLL_INTERVAL_SECONDS > wait_until:
                     return Outcome(IN_PROGRESS_RESPONSE, "in_progress", waited)
                 waited = True
