@@ -14,7 +14,8 @@ from bolt_app.config import Settings
 from bolt_app.lazy_listeners import SelfInvocationFailed
 from bolt_app.listeners import register_listeners
 from bolt_app.observability import Metric, count
-from bolt_app.slack_retries import CALL_TIMEOUT_SECONDS, retry_handlers
+from bolt_app.slack_auth import rotating_token_client
+from bolt_app.slack_retries import CALL_TIMEOUT_SECONDS, ResponseUrlFailed, retry_handlers
 
 
 class _ExpectedTokenWarning(logging.Filter):
@@ -44,7 +45,8 @@ def create_app(settings: Settings, *, logger: logging.Logger | None = None) -> A
         return AuthorizeResult(
             enterprise_id=enterprise_id,
             team_id=team_id,
-            bot_token=settings.bot_token,
+            # The current token: a rotation picked up by any request applies to the next ones.
+            bot_token=settings.credentials.bot_token,
             bot_id=settings.bot_id,
             bot_user_id=settings.bot_user_id,
         )
@@ -60,31 +62,66 @@ def create_app(settings: Settings, *, logger: logging.Logger | None = None) -> A
         # On Lambda nothing runs after the handler returns: do all work before responding
         # (slow work goes to lazy listeners: bolt_app/lazy_listeners.py).
         process_before_response=True,
-        # The request guard (bolt_app/request_guard.py) verifies every HTTP request before Bolt
-        # sees it, at every entry point; Socket Mode needs no signature. Bolt's second check would
-        # cost per-event work and reject a lazy self-invocation Lambda delivers after Slack's window.
+        # The request guard (bolt_app/request_guard.py) verifies every HTTP request before Bolt sees
+        # it, at every entry point, with the current signing secret (re-read on rotation); Socket Mode
+        # needs no signature. Bolt's second check would cost per-event work, keep the secret read at
+        # start, and reject a lazy self-invocation Lambda delivers after Slack's 5-minute window.
         request_verification_enabled=False,
     )
+    app.use(rotating_token_client(settings.credentials))
     app.error(handle_listener_error)
     register_listeners(app, settings)
     return app
 
 
-TRANSIENT_ERRORS = (SlackApiError, SlackRequestError, URLError, TimeoutError, ConnectionError)
+# Connection errors and timeouts (socket.timeout is a TimeoutError, an OSError like ConnectionError).
+CONNECTION_ERRORS = (URLError, TimeoutError, ConnectionError)
+# Slack's ok:false codes that a later attempt can succeed with; every other code fails the same way
+# again (channel_not_found, not_in_channel, msg_too_long, invalid_auth after the token re-read, ...).
+TRANSIENT_SLACK_ERRORS = frozenset({"ratelimited", "internal_error", "fatal_error", "service_unavailable"})
+# What a permanent Slack failure answers: a 2xx, so Slack neither retries nor counts it against
+# the app's delivery success (a revoked token failing every delivery gets subscriptions disabled).
+PERMANENT_FAILURE = BoltResponse(status=200, body="")
+
+
+def slack_failure(error: Exception) -> tuple[bool, str] | None:
+    """(transient?, error code) when `error` is a failed Slack call; None for any other error."""
+    if isinstance(error, SlackApiError):
+        code = str(error.response.get("error") or "")
+        status = error.response.status_code
+        transient = status >= 500 or status == 429 or code in TRANSIENT_SLACK_ERRORS
+        return transient, code or f"http_{status}"
+    if isinstance(error, CONNECTION_ERRORS):
+        return True, type(error).__name__
+    if isinstance(error, ResponseUrlFailed):
+        return error.status >= 500 or error.status == 429, f"http_{error.status}"
+    if isinstance(error, SlackRequestError):
+        # slack_sdk refused to send the request at all (a malformed call).
+        return False, "request_error"
+    return None
 
 
 def handle_listener_error(error: Exception, logger: logging.Logger) -> BoltResponse | None:
     """Bolt calls this for errors in listeners and in its own matching of a payload."""
-    slack_error = error.response.get("error") if isinstance(error, SlackApiError) else None
+    failure = slack_failure(error)
+    transient, code = failure if failure else (False, None)
     # The error's type and Slack's error code only: messages may quote what was sent.
-    logger.error("listener failed", extra={"error_type": type(error).__name__, "slack_error": slack_error})
     if isinstance(error, SelfInvocationFailed):
         # Lambda did not take the lazy work (throttled, say): 5xx, so that a retry can start it.
+        transient, code = True, None
+    logger.error(
+        "listener failed",
+        extra={"error_type": type(error).__name__, "slack_error": code, "retry": transient},
+    )
+    if isinstance(error, SelfInvocationFailed):
         return None
-    if isinstance(error, TRANSIENT_ERRORS):
+    if failure is None:
+        # Anything else fails the same way on every retry of the same payload: don't ask for one.
+        return BoltResponse(status=400, body="The Slack payload could not be handled.")
+    count(Metric.SLACK_API_ERRORS)
+    if transient:
         # Keep Bolt's 500: Slack retries the event, the exactly-once record is released,
         # and the retry gets a fresh chance at the Web API.
-        count(Metric.SLACK_API_ERRORS)
         return None
-    # Anything else fails the same way on every retry of the same payload: don't ask for one.
-    return BoltResponse(status=400, body="The Slack payload could not be handled.")
+    count(Metric.SLACK_PERMANENT_ERRORS)
+    return PERMANENT_FAILURE

@@ -29,8 +29,11 @@ class ClientProfile:
     max_attempts: int
 
 
-# Slack waits 3 s for the whole request: one AWS call may take about a second at worst, once retried.
-REQUEST_PATH = ClientProfile(connect_timeout=0.5, read_timeout=1.0, max_attempts=2)
+# Slack waits 3 s for the whole request, which may make two DynamoDB calls (take the record, then
+# mark it answered) around the reply: each must fail within about a second, retried once. In-region
+# DynamoDB and Secrets Manager answer in milliseconds. botocore's standard mode sleeps up to 1 s
+# before retrying a throttled call (25 ms after a timeout), so a throttled call also ends within ~1 s.
+REQUEST_PATH = ClientProfile(connect_timeout=0.25, read_timeout=0.5, max_attempts=2)
 # Lazy listeners run in their own invocation, bounded by the function's timeout, not by Slack's.
 SLOW_WORK = ClientProfile(connect_timeout=1.0, read_timeout=3.0, max_attempts=3)
 

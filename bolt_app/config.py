@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 
@@ -25,6 +27,13 @@ class Settings:
     bot_user_id: str | None = None
     # Exactly-once across containers: a DynamoDB table (Powertools' idempotency schema).
     idempotency_table: str | None = None
+    # Where bot_token and signing_secret came from on Lambda; re-read when Slack says they changed.
+    secret_arn: str | None = None
+    # The credentials in use: bot_token and signing_secret above are their values at start.
+    credentials: SlackCredentials = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "credentials", SlackCredentials(self.bot_token, self.signing_secret, self.secret_arn))
 
     def __repr__(self) -> str:  # never print secrets, even by accident
         return f"Settings(api_url={self.api_url!r}, socket_mode={self.app_token is not None})"
@@ -58,19 +67,83 @@ class Settings:
             bot_id=optional("SLACK_BOT_ID"),
             bot_user_id=optional("SLACK_BOT_USER_ID"),
             idempotency_table=optional("IDEMPOTENCY_TABLE"),
+            secret_arn=secret_arn,
         )
 
 
 SECRET_KEYS = ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET")
+# A flood of forged signatures or failing calls must not become a flood of Secrets Manager reads.
+REREAD_INTERVAL_SECONDS = 60.0
+
+
+class SlackCredentials:
+    """The bot token and signing secret in use, re-read from Secrets Manager when Slack says they changed.
+
+    Rotation without a window of 401s: a signature that does not verify, or Slack answering
+    `invalid_auth`, may mean the secret was rotated after this container read it. Then the secret
+    is read again, at most once per REREAD_INTERVAL_SECONDS per container, counted from the last
+    re-read (not from the first read at start, so a rotation right after a cold start is seen at once).
+    """
+
+    def __init__(
+        self,
+        bot_token: str,
+        signing_secret: str,
+        secret_arn: str | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._values = {"SLACK_BOT_TOKEN": bot_token, "SLACK_SIGNING_SECRET": signing_secret}
+        self._secret_arn = secret_arn
+        self._clock = clock
+        self._last_reread: float | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def bot_token(self) -> str:
+        return self._values["SLACK_BOT_TOKEN"]
+
+    @property
+    def signing_secret(self) -> str:
+        return self._values["SLACK_SIGNING_SECRET"]
+
+    def newer_bot_token(self, used: str) -> str | None:
+        """A bot token other than `used` (it failed with an auth error), re-reading the secret if allowed."""
+        return self._newer("SLACK_BOT_TOKEN", used)
+
+    def newer_signing_secret(self, used: str) -> str | None:
+        """A signing secret other than `used` (a signature did not verify), re-reading the secret if allowed."""
+        return self._newer("SLACK_SIGNING_SECRET", used)
+
+    def _newer(self, key: str, used: str) -> str | None:
+        with self._lock:  # concurrent failures share one re-read
+            if self._values[key] != used:  # another request already picked up the new value
+                return self._values[key]
+            now = self._clock()
+            if not self._secret_arn or (
+                self._last_reread is not None and now - self._last_reread < REREAD_INTERVAL_SECONDS
+            ):
+                return None
+            self._last_reread = now
+            try:
+                self._values.update(
+                    {k: v.strip() for k, v in _read_slack_secret(self._secret_arn).items() if v.strip()}
+                )
+            except ConfigError:
+                return None  # unreadable now: keep what we have, try again after the interval
+            return self._values[key] if self._values[key] != used else None
 
 
 def _read_slack_secret(secret_arn: str) -> dict[str, str]:
-    """The JSON secret {"SLACK_BOT_TOKEN": ..., "SLACK_SIGNING_SECRET": ...}, read once and cached by Powertools."""
+    """The JSON secret {"SLACK_BOT_TOKEN": ..., "SLACK_SIGNING_SECRET": ...}, read from Secrets Manager now."""
     # Imported here: it pulls in boto3, which only Secrets Manager users should pay for at cold start.
-    from aws_lambda_powertools.utilities import parameters
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
+    from bolt_app import aws_clients
 
     try:
-        secret = parameters.get_secret(secret_arn, transform="json", max_age=24 * 3600)
+        # The container's shared client: short timeouts and bounded retries, inside Slack's 3 seconds.
+        provider = SecretsProvider(boto3_client=aws_clients.client("secretsmanager"))
+        secret = provider.get(secret_arn, transform="json", force_fetch=True)
     except Exception as error:  # any AWS error: name its code only, never a value
         raise ConfigError(f"SLACK_SECRET_ARN could not be read ({_aws_error_code(error)})") from None
     if not isinstance(secret, dict):

@@ -1,12 +1,22 @@
 """Exactly one reply per Slack event, across retries and containers.
 
-Slack retries an event (same `event_id`) when it gets no 2xx within 3 seconds or a 5xx. Each
-event is processed under an idempotency record keyed on its event_id:
+Slack retries an event (same `event_id`) when it gets no 2xx within 3 seconds or a non-2xx
+answer: three times, about at once, after about 1 minute and after about 5 minutes, each with
+`X-Slack-Retry-Num` 1, 2, 3, and stops at the first 2xx (Slack's Events API docs, "Graceful
+retries"; the 3-second timeout retries even while the first attempt still runs). Each event is
+processed under an idempotency record keyed on its event_id:
 
 - already answered: the retry gets 200 and nothing is done again;
-- still being processed (a slow first attempt): the retry gets 200 and nothing is done;
+- still being processed by another attempt: a retry first waits, within its time budget, for
+  that attempt's outcome (answered: 200; failed: this retry processes it). If the attempt is
+  still running after the wait, the answer is 503, so that Slack keeps its later retries: a 200
+  here would end Slack's retries, and the message would be lost if the running attempt failed;
 - the attempt failed (5xx from Bolt, an exception): the record is released and the 5xx goes
   back to Slack, whose next retry is processed afresh.
+
+Nothing here counts on Slack's exact timing or number of retries: any retry that finds the
+event in progress waits what its budget allows and otherwise asks to be retried, and records
+of a crashed attempt expire with the invocation's timeout.
 
 With IDEMPOTENCY_TABLE set, records live in DynamoDB through Powertools' Idempotency utility,
 shared by every container. Without it (local runs, Socket Mode) a bounded in-memory store
@@ -28,20 +38,37 @@ from bolt_app.request_guard import HttpResponse
 RECORD_TTL_SECONDS = 3600
 # Without a Lambda context to bound it, how long an in-progress record blocks retries.
 DEFAULT_IN_PROGRESS_SECONDS = 30
+# How often a waiting retry looks at another container's record again (one conditional write each).
+POLL_INTERVAL_SECONDS = 0.2
 
 
 @dataclass(frozen=True)
 class Outcome:
     response: HttpResponse
-    # "processed", "duplicate" (already answered) or "in_progress" (another attempt is running).
+    # "processed", "processed_unguarded" (the store was unreachable), "duplicate" (already
+    # answered) or "in_progress" (another attempt is still running).
     status: str
+    # This attempt waited for another one's outcome before ending up with `status`.
+    waited: bool = False
 
 
 DUPLICATE_RESPONSE = HttpResponse(200, "")
+# Not a 2xx: Slack keeps its later retries, which find the record answered or released.
+IN_PROGRESS_RESPONSE = HttpResponse(503, "This event is being processed; Slack will retry.")
 
 
 class ExactlyOnce(Protocol):
-    def run(self, event_id: str, process: Callable[[], HttpResponse], lambda_context: Any = None) -> Outcome: ...
+    def run(
+        self,
+        event_id: str,
+        process: Callable[[], HttpResponse],
+        lambda_context: Any = None,
+        *,
+        wait_seconds: float = 0.0,
+    ) -> Outcome:
+        """Runs `process` unless another attempt answered or runs it; an attempt found running is
+        waited for up to `wait_seconds` (its release lets this one process)."""
+        ...
 
 
 def _in_progress_seconds(lambda_context: Any) -> float:
@@ -57,14 +84,31 @@ class InMemoryExactlyOnce:
         self._records: OrderedDict[str, tuple[bool, float]] = OrderedDict()
         self._max_items = max_items
         self._ttl = ttl_seconds
-        self._lock = threading.Lock()
+        # Notified whenever a record is completed or released, for retries waiting on it.
+        self._changed = threading.Condition()
 
-    def run(self, event_id: str, process: Callable[[], HttpResponse], lambda_context: Any = None) -> Outcome:
-        now = time.monotonic()
-        with self._lock:
-            record = self._records.get(event_id)
-            if record is not None and record[1] > now:
-                return Outcome(DUPLICATE_RESPONSE, "duplicate" if record[0] else "in_progress")
+    def run(
+        self,
+        event_id: str,
+        process: Callable[[], HttpResponse],
+        lambda_context: Any = None,
+        *,
+        wait_seconds: float = 0.0,
+    ) -> Outcome:
+        wait_until = time.monotonic() + wait_seconds
+        waited = False
+        with self._changed:
+            while True:
+                now = time.monotonic()
+                record = self._records.get(event_id)
+                if record is None or record[1] <= now:
+                    break  # free, released or expired: this attempt takes it
+                if record[0]:
+                    return Outcome(DUPLICATE_RESPONSE, "duplicate", waited)
+                if now >= wait_until:
+                    return Outcome(IN_PROGRESS_RESPONSE, "in_progress", waited)
+                waited = True
+                self._changed.wait(min(wait_until, record[1]) - now)
             self._records[event_id] = (False, now + _in_progress_seconds(lambda_context))
             self._records.move_to_end(event_id)
             while len(self._records) > self._max_items:
@@ -72,18 +116,18 @@ class InMemoryExactlyOnce:
         try:
             response = process()
         except BaseException:
-            self._release(event_id)
+            self._settle(event_id, completed=False)
             raise
-        if response.status >= 500:
-            self._release(event_id)
-        else:
-            with self._lock:
-                self._records[event_id] = (True, time.monotonic() + self._ttl)
-        return Outcome(response, "processed")
+        self._settle(event_id, completed=response.status < 500)
+        return Outcome(response, "processed", waited)
 
-    def _release(self, event_id: str) -> None:
-        with self._lock:
-            self._records.pop(event_id, None)
+    def _settle(self, event_id: str, *, completed: bool) -> None:
+        with self._changed:
+            if completed:
+                self._records[event_id] = (True, time.monotonic() + self._ttl)
+            else:
+                self._records.pop(event_id, None)
+            self._changed.notify_all()
 
 
 class _AttemptFailed(Exception):
@@ -114,10 +158,16 @@ class DynamoDBExactlyOnce:
             response_hook=lambda response, record: {**response, "duplicate": True},
         )
 
+        from bolt_app import aws_clients
+
         @idempotent_function(
             data_keyword_argument="slack_event",
             config=self._config,
-            persistence_store=DynamoDBPersistenceLayer(table_name=table_name),
+            # The container's shared client: short timeouts and bounded retries, so that the
+            # fail-open path below answers inside Slack's 3 seconds when the table is slow or throttled.
+            persistence_store=DynamoDBPersistenceLayer(
+                table_name=table_name, boto3_client=aws_clients.client("dynamodb")
+            ),
         )
         def process_once(slack_event: dict[str, str], process: Callable[[], HttpResponse]) -> dict[str, Any]:
             response = process()
@@ -127,9 +177,17 @@ class DynamoDBExactlyOnce:
 
         self._process_once = process_once
 
-    def run(self, event_id: str, process: Callable[[], HttpResponse], lambda_context: Any = None) -> Outcome:
+    def run(
+        self,
+        event_id: str,
+        process: Callable[[], HttpResponse],
+        lambda_context: Any = None,
+        *,
+        wait_seconds: float = 0.0,
+    ) -> Outcome:
         from aws_lambda_powertools.utilities.idempotency.exceptions import (
             IdempotencyAlreadyInProgressError,
+            IdempotencyInconsistentStateError,
             IdempotencyPersistenceLayerError,
         )
 
@@ -143,20 +201,30 @@ class DynamoDBExactlyOnce:
             result.append(process())
             return result[0]
 
-        try:
-            stored = self._process_once(slack_event={"event_id": event_id}, process=process_and_keep)
-        except IdempotencyAlreadyInProgressError:
-            return Outcome(DUPLICATE_RESPONSE, "in_progress")
-        except _AttemptFailed as failed:
-            return Outcome(failed.response, "processed")
-        except IdempotencyPersistenceLayerError:
-            if result:  # processed, only the bookkeeping failed: never process twice
-                return Outcome(result[0], "processed")
-            # The table is unreachable: answering beats losing the message (a retry may repeat it).
-            return Outcome(process(), "processed_unguarded")
+        wait_until = time.monotonic() + wait_seconds
+        waited = False
+        while True:
+            try:
+                stored = self._process_once(slack_event={"event_id": event_id}, process=process_and_keep)
+                break
+            except (IdempotencyAlreadyInProgressError, IdempotencyInconsistentStateError):
+                # Another container runs it (or its record changed while Powertools read it).
+                # Taking the record again (one conditional write) tells answered (a duplicate),
+                # released or expired (ours now) and still running.
+                if time.monotonic() + POLL_INTERVAL_SECONDS > wait_until:
+                    return Outcome(IN_PROGRESS_RESPONSE, "in_progress", waited)
+                waited = True
+                time.sleep(POLL_INTERVAL_SECONDS)
+            except _AttemptFailed as failed:
+                return Outcome(failed.response, "processed", waited)
+            except IdempotencyPersistenceLayerError:
+                if result:  # processed, only the bookkeeping failed: never process twice
+                    return Outcome(result[0], "processed", waited)
+                # The table is unreachable: answering beats losing the message (a retry may repeat it).
+                return Outcome(process(), "processed_unguarded", waited)
         if stored.get("duplicate"):
-            return Outcome(DUPLICATE_RESPONSE, "duplicate")
-        return Outcome(result[0], "processed")
+            return Outcome(DUPLICATE_RESPONSE, "duplicate", waited)
+        return Outcome(result[0], "processed", waited)
 
 
 def exactly_once_store(idempotency_table: str | None) -> ExactlyOnce:

@@ -13,17 +13,20 @@ from bolt_app.config import Settings
 from bolt_app.exactly_once import ExactlyOnce, Outcome, exactly_once_store
 from bolt_app.observability import Metric, count
 from bolt_app.request_guard import HttpResponse, Rejected, RequestGuard, SlackRequest
-from bolt_app.slack_retries import request_budget
+from bolt_app.slack_retries import remaining_budget, request_budget
 
 INTERNAL_ERROR = HttpResponse(500, "Internal error; Slack will retry.")
 NOT_CONFIGURED = HttpResponse(500, "The bot is not configured; see the function's logs.")
 UNREADABLE_PAYLOAD = HttpResponse(400, "The Slack payload could not be read.")
 IGNORED = HttpResponse(200, "")
+# A retry that finds its event in progress waits for the running attempt at most until this much
+# of its budget is left: enough to process the event itself if that attempt fails meanwhile.
+TAKE_OVER_RESERVE_SECONDS = 1.0
 
 
 class SlackGateway:
     def __init__(self, settings: Settings, logger: Logger, exactly_once: ExactlyOnce | None = None) -> None:
-        self.guard = RequestGuard(settings.signing_secret)
+        self.guard = RequestGuard(settings.credentials)
         self.exactly_once = exactly_once or exactly_once_store(settings.idempotency_table)
         self.logger = logger
 
@@ -66,7 +69,11 @@ class SlackGateway:
         try:
             with request_budget():
                 if request.event_id:
-                    outcome = self.exactly_once.run(request.event_id, dispatch, lambda_context)
+                    # Only Slack's retries wait: they exist because an attempt failed or took over
+                    # 3 s, so that attempt is near its end. Waiting on every retry, not just the
+                    # last (X-Slack-Retry-Num 3), holds even if Slack's number or timing of retries differs.
+                    wait = max(0.0, remaining_budget() - TAKE_OVER_RESERVE_SECONDS) if request.retry_num else 0.0
+                    outcome = self.exactly_once.run(request.event_id, dispatch, lambda_context, wait_seconds=wait)
                 else:
                     outcome = Outcome(dispatch(), "processed")
         except Exception as error:
@@ -82,14 +89,22 @@ class SlackGateway:
             # Bolt's "no listener matched". The catch-all listeners take every kind of request the
             # app knows; this is the residue of shapes nobody handles. Slack would retry a 404.
             response = IGNORED
-        if outcome.status in ("duplicate", "in_progress"):
+        if outcome.status == "duplicate":
             count(Metric.DUPLICATES_SKIPPED)
-        log = self.logger.error if response.status >= 500 else self.logger.info
+        elif outcome.status == "in_progress":
+            count(Metric.RETRIES_DEFERRED)
+        if outcome.waited and outcome.status != "in_progress":
+            count(Metric.RETRIES_AWAITED)
+        if outcome.status == "in_progress":
+            log = self.logger.warning  # expected under Slack's retries; the running attempt answers
+        else:
+            log = self.logger.error if response.status >= 500 else self.logger.info
         log(
             "request handled",
             extra={
                 "status": response.status,
                 "outcome": outcome.status,
+                "waited": outcome.waited,
                 "duration_ms": round((time.perf_counter() - started) * 1000, 1),
             },
         )

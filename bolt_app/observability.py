@@ -24,6 +24,12 @@ class Metric(StrEnum):
     DINNER_PICKS = "DinnerPicks"
     DUPLICATES_SKIPPED = "DuplicatesSkipped"
     SLACK_API_ERRORS = "SlackApiErrors"
+    # Of those, the ones no retry can fix: answered 2xx so that Slack does not retry.
+    SLACK_PERMANENT_ERRORS = "SlackPermanentErrors"
+    # Retries that found another attempt running: answered 503 so that Slack retries later...
+    RETRIES_DEFERRED = "RetriesDeferred"
+    # ...or that waited for its outcome and then answered (200) or took over (released).
+    RETRIES_AWAITED = "RetriesAwaited"
     REQUESTS_REJECTED = "RequestsRejected"
 
 

@@ -22,6 +22,8 @@ from urllib.parse import parse_qs
 
 from slack_sdk.signature import SignatureVerifier
 
+from bolt_app.config import SlackCredentials
+
 # Slack's (and Bolt's) window for X-Slack-Request-Timestamp.
 SIGNATURE_MAX_AGE_SECONDS = 300
 # Bolt reads these to run a lazy listener directly, skipping the ack (BoltRequest.lazy_only). Only the
@@ -78,9 +80,11 @@ def _reject(status: int, reason: str, message: str, headers: Mapping[str, str] |
 class ReplayCache:
     """Signatures seen within the signature window: a second delivery of the same bytes is a replay.
 
-    Slack signs every delivery anew (its retries carry a new timestamp), so a repeated signature
-    is never Slack's. Per container and bounded; replays of events that reach another container
-    are still caught by exactly-once delivery on event_id.
+    Only for what Slack never retries (slash commands, interactions): events are not checked here.
+    Slack signs with a whole-second timestamp, so a retry sent within the same second as a fast
+    failure carries a byte-identical signature; events are de-duplicated by event_id instead
+    (exactly-once), so a replayed event is answered from its record, never processed twice.
+    Per container and bounded.
     """
 
     def __init__(self, max_items: int = 10_000) -> None:
@@ -101,8 +105,9 @@ class ReplayCache:
 
 
 class RequestGuard:
-    def __init__(self, signing_secret: str) -> None:
-        self._verifier = SignatureVerifier(signing_secret)
+    def __init__(self, credentials: SlackCredentials) -> None:
+        self._credentials = credentials
+        self._verifier = SignatureVerifier(credentials.signing_secret)
         self._replays = ReplayCache()
 
     def check(self, method: str | None, headers: Mapping[str, str], body: str) -> SlackRequest:
@@ -116,6 +121,9 @@ class RequestGuard:
         if any(name in lower for name in BOLT_LAZY_HEADERS):
             raise _reject(400, "lazy_headers", "Bolt's lazy-listener headers are not accepted over HTTP.")
         request = self._parse(lower.get("content-type", ""), body)
+        # Events go through exactly-once on event_id instead (see ReplayCache).
+        if request.kind != "event" and self._replays.seen_before(lower["x-slack-signature"], time.time()):
+            raise _reject(401, "replayed", "This request was already received.")
         retry_num = lower.get("x-slack-retry-num", "")
         return SlackRequest(
             kind=request.kind,
@@ -132,11 +140,23 @@ class RequestGuard:
         if not timestamp or not signature:
             raise _reject(401, "unsigned", "Missing Slack request signature.")
         well_formed = timestamp.isascii() and timestamp.isdigit() and signature.isascii()
-        if not well_formed or not self._verifier.is_valid(body=body, timestamp=timestamp, signature=signature):
-            # Covers forged signatures and timestamps outside the 5-minute window.
-            raise _reject(401, "invalid_signature", "Invalid or expired Slack request signature.")
-        if self._replays.seen_before(signature, time.time()):
-            raise _reject(401, "replayed", "This request was already received.")
+        if well_formed and self._signed_with_current_secret(body, timestamp, signature):
+            return
+        # Covers forged signatures and timestamps outside the 5-minute window.
+        raise _reject(401, "invalid_signature", "Invalid or expired Slack request signature.")
+
+    def _signed_with_current_secret(self, body: str, timestamp: str, signature: str) -> bool:
+        verifier = self._verifier
+        if verifier.is_valid(body=body, timestamp=timestamp, signature=signature):
+            return True
+        if abs(time.time() - int(timestamp)) > SIGNATURE_MAX_AGE_SECONDS:
+            return False  # stale whatever the secret: no reason to re-read it
+        # The signing secret may have been rotated since this container read it (bounded re-read).
+        newer = self._credentials.newer_signing_secret(verifier.signing_secret)
+        if newer is None:
+            return False
+        self._verifier = SignatureVerifier(newer)
+        return self._verifier.is_valid(body=body, timestamp=timestamp, signature=signature)
 
     @staticmethod
     def _parse(content_type: str, body: str) -> SlackRequest:

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
+from slack_sdk.errors import SlackRequestError
 from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
     RateLimitErrorRetryHandler,
@@ -127,3 +128,11 @@ def retry_handlers() -> list[RetryHandler]:
 def response_url_client(response_url: str) -> WebhookClient:
     """A response_url client with the same timeout and budgeted retries as the Web API client."""
     return WebhookClient(url=response_url, timeout=CALL_TIMEOUT_SECONDS, retry_handlers=retry_handlers())
+
+
+class ResponseUrlFailed(SlackRequestError):
+    """A response_url post that Slack did not accept; `status` says whether retrying can help."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(f"response_url answered {status}")
+        self.status = status

@@ -2,6 +2,8 @@
 
 Reads one JSON event per line on stdin; writes `READY` once imported, then `RESPONSE <json>`
 per event on stdout (Powertools' JSON log lines share stdout, so the prefix marks ours).
+TEST_LAMBDA_REMAINING_MS sets what the context reports as the invocation's remaining time
+(the function's timeout, for a time-compressed run).
 """
 
 import json
@@ -16,8 +18,14 @@ if os.environ.get("TEST_ROOT_LOG_LEVEL"):
 import handler
 from bolt_app.local.slack_requests import LambdaContext
 
+
+class Context(LambdaContext):
+    def get_remaining_time_in_millis(self) -> int:
+        return int(os.environ.get("TEST_LAMBDA_REMAINING_MS") or super().get_remaining_time_in_millis())
+
+
 print("READY", flush=True)
 for line in sys.stdin:
     if line.strip():
-        response = handler.handler(json.loads(line), LambdaContext())
+        response = handler.handler(json.loads(line), Context())
         print("RESPONSE " + json.dumps(response), flush=True)

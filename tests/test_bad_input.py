@@ -20,11 +20,13 @@ def _nothing_sent(slack) -> bool:
 # -- 401 ------------------------------------------------------------------------------------------
 
 
-def test_replayed_request_is_rejected_with_401(invoke, slack):
+def test_replayed_event_is_answered_from_its_record_not_processed_again(invoke, slack):
+    # An event's signature may legitimately repeat (a retry in the same second, see
+    # test_slack_faults): events are de-duplicated by event_id, never refused as replays.
     event = dm_event(sr.dm_message("say it once"))
 
     assert invoke(event)["statusCode"] == 200
-    assert invoke(dict(event))["statusCode"] == 401
+    assert invoke(dict(event))["statusCode"] == 200
     assert len(slack.calls_to("chat.postMessage")) == 1
 
 

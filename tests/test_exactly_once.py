@@ -169,3 +169,62 @@ def _wait_for(predicate, timeout: float = 10.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("timed out")
         time.sleep(0.01)
+
+
+# -- a retry that finds the first attempt running (both stores) -----------------------------------
+
+
+def _start_first_attempt(container, slack, first) -> tuple[threading.Thread, dict]:
+    results: dict = {}
+    thread = threading.Thread(target=lambda: results.setdefault("first", _invoke(container, first)))
+    thread.start()
+    _wait_for(lambda: "chat.postMessage" in slack.arrivals)
+    return thread, results
+
+
+def test_retry_takes_over_when_the_running_attempt_fails_while_it_waits(container, slack):
+    first, retry = _event_and_retry("taken over")
+    # The first attempt fails after ~0.8 s (a slow 500, then two more: the client's retries spent).
+    slack.inject("chat.postMessage", Fault(status=500, delay=0.8), Fault(status=500), Fault(status=500))
+    thread, results = _start_first_attempt(container, slack, first)
+
+    retry_response = _invoke(container, retry)
+    thread.join(timeout=10)
+
+    assert results["first"]["statusCode"] >= 500
+    assert retry_response["statusCode"] == 200
+    assert _replies(slack) == ["Echo: taken over"]
+
+
+def test_retry_answers_503_when_the_running_attempt_outlasts_its_wait_and_a_later_retry_replies(container, slack):
+    first, retry = _event_and_retry("not lost")
+    # The first attempt fails only after ~2.9 s, past what the retry can wait (until 1 s of its budget is left).
+    slack.inject("chat.postMessage", Fault(status=500, delay=1.45), Fault(status=500, delay=1.4))
+    thread, results = _start_first_attempt(container, slack, first)
+
+    retry_response = _invoke(container, retry)
+    thread.join(timeout=10)
+    later = sr.signed_event(SIGNING_SECRET, (retry["body"], "application/json"), retry_num=2)
+    later_response = _invoke(container, later)
+
+    assert retry_response["statusCode"] == 503  # not 200: Slack keeps its later retries
+    assert results["first"]["statusCode"] >= 500
+    assert later_response["statusCode"] == 200
+    assert _replies(slack) == ["Echo: not lost"]
+
+
+def test_a_first_delivery_that_finds_its_event_in_progress_does_not_wait(container, slack):
+    # Not one of Slack's retries (no X-Slack-Retry-Num): a concurrent duplicate, answered at once.
+    first, _ = _event_and_retry("concurrent")
+    slack.inject("chat.postMessage", Fault(delay=1.0, then_succeed=True))
+    thread, _results = _start_first_attempt(container, slack, first)
+    again = sr.signed_event(SIGNING_SECRET, (first["body"], "application/json"), timestamp=int(time.time()) + 1)
+
+    started = time.monotonic()
+    response = _invoke(container, again)
+    took = time.monotonic() - started
+    thread.join(timeout=10)
+
+    assert response["statusCode"] == 503
+    assert took < 0.5
+    assert _replies(slack) == ["Echo: concurrent"]

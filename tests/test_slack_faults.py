@@ -113,3 +113,38 @@ def test_response_url_faults_are_retried_too(invoke, slack):
     assert response["statusCode"] == 200
     assert [p.payload["text"] for p in slack.response_posts] == ["<@U0PICKER01> picked *Farmhouse Thai Cuisine*"]
     assert slack.arrivals.count("response_url") == 2
+
+
+def test_immediate_retry_in_the_same_second_is_processed_not_refused_as_a_replay(invoke, slack):
+    # Slack signs with a whole-second timestamp: its immediate retry after a fast failure can carry
+    # the first attempt's exact signature. It must reach exactly-once (and reply), not get 401.
+    body = sr.json_body(sr.event_callback(sr.dm_message("same second")))
+    now = int(time.time())
+    first = sr.signed_event(SIGNING_SECRET, body, timestamp=now)
+    retry = sr.signed_event(SIGNING_SECRET, body, timestamp=now, retry_num=1)
+    assert retry["headers"]["x-slack-signature"] == first["headers"]["x-slack-signature"]
+    slack.inject("chat.postMessage", *[Fault(status=500)] * 3)
+
+    failed = invoke(first)
+    recovered = invoke(retry)
+    again = invoke(sr.signed_event(SIGNING_SECRET, body, timestamp=now, retry_num=2))
+
+    assert failed["statusCode"] >= 500
+    assert recovered["statusCode"] == 200
+    assert again["statusCode"] == 200  # answered from the record
+    assert _replies(slack) == ["Echo: same second"]
+
+
+def test_replayed_interaction_is_still_refused(invoke, slack):
+    # Slack never retries interactions and slash commands: a repeated signature there is a replay.
+    picker = [
+        {"block_id": "dinner_picker", "elements": [{"type": "button", "action_id": "dinner_pick_x", "value": "x"}]}
+    ]
+    event = signed(
+        sr.interactive_body(
+            sr.block_actions(sr.button_click(picker, "dinner_pick_x"), response_url=slack.new_response_url())
+        )
+    )
+
+    assert invoke(event)["statusCode"] == 200
+    assert invoke(event)["statusCode"] == 401

@@ -8,7 +8,7 @@ from typing import Any
 
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError, SlackRequestError
+from slack_sdk.errors import SlackApiError
 
 from bolt_app.blocks import (
     DINNER_PICK_ACTION_PREFIX,
@@ -19,7 +19,7 @@ from bolt_app.blocks import (
 )
 from bolt_app.first_pick import FirstPickStore, InMemoryFirstPicks, Pick, picker_key
 from bolt_app.observability import Metric, count
-from bolt_app.slack_retries import response_url_client
+from bolt_app.slack_retries import ResponseUrlFailed, response_url_client
 
 # A response_url takes up to 5 posts within 30 minutes; `response_type: ephemeral` with
 # `replace_original: false` shows a message to the clicker only and leaves the original alone
@@ -83,7 +83,7 @@ def pick_dinner(
         return
     if response.status_code != 200:
         store.release(picker, pick)
-        raise SlackRequestError(f"response_url answered {response.status_code}")
+        raise ResponseUrlFailed(response.status_code)
     count(Metric.DINNER_PICKS)
 
 

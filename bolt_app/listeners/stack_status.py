@@ -17,7 +17,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from slack_bolt import Ack, App
-from slack_sdk.errors import SlackRequestError
 
 from bolt_app.blocks import (
     FunctionMetrics,
@@ -140,7 +139,7 @@ def read_function_metrics(function_name: str, now: datetime | None = None) -> Fu
 
 
 def post_report(response_url: str, text: str, blocks: list[dict]) -> None:
-    from bolt_app.slack_retries import response_url_client
+    from bolt_app.slack_retries import ResponseUrlFailed, response_url_client
 
     client = response_url_client(response_url)
     response = client.send(text=text, blocks=blocks, response_type="in_channel", replace_original=True)
@@ -148,7 +147,7 @@ def post_report(response_url: str, text: str, blocks: list[dict]) -> None:
         # Should Slack not find the ack to replace, the report still arrives, as a new message.
         response = client.send(text=text, blocks=blocks, response_type="in_channel")
     if response.status_code != 200:
-        raise SlackRequestError(f"response_url answered {response.status_code}")
+        raise ResponseUrlFailed(response.status_code)
 
 
 def _metric_query(query_id: str, metric: str, stat: str, function_name: str, period: int) -> dict[str, Any]:

@@ -70,7 +70,9 @@ class FakeSlack:
         bot_id: str = "B0FAKEBOT1",
         latency: float = 0.0,
     ) -> None:
+        # The one token Slack accepts; any other (a rotated or revoked one) gets invalid_auth, as Slack answers.
         self.bot_token = bot_token
+        self._first_bot_token = bot_token
         self.team_id = team_id
         self.bot_user_id = bot_user_id
         self.bot_id = bot_id
@@ -131,8 +133,13 @@ class FakeSlack:
         with self._lock:
             return [c for c in self.calls if c.method == method]
 
+    def rotate_token(self, new_token: str) -> None:
+        """As when the bot token is regenerated: calls with the old one answer invalid_auth from now on."""
+        self.bot_token = new_token
+
     def reset(self) -> None:
         with self._lock:
+            self.bot_token = self._first_bot_token
             self.calls.clear()
             self.arrivals.clear()
             self.response_posts.clear()

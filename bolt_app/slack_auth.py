@@ -1,0 +1,58 @@
+"""Rotated bot tokens without failed replies: a Web API call that Slack refuses with an auth error
+is retried once with the token re-read from Secrets Manager (bounded, see SlackCredentials)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from slack_bolt import BoltContext, BoltResponse
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web import SlackResponse
+
+from bolt_app.config import SlackCredentials
+
+# What Slack answers for a token that was rotated away, revoked, or whose app or workspace is gone.
+AUTH_ERRORS = frozenset({"invalid_auth", "token_revoked", "account_inactive"})
+
+
+class RotatingTokenWebClient(WebClient):
+    """A WebClient that, refused with an auth error, retries the call once with a newer bot token."""
+
+    def __init__(self, *, credentials: SlackCredentials, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._credentials = credentials
+
+    def api_call(self, api_method: str, **kwargs: Any) -> SlackResponse:  # type: ignore[override]
+        try:
+            return super().api_call(api_method, **kwargs)
+        except SlackApiError as error:
+            if error.response.get("error") not in AUTH_ERRORS or not self.token:
+                raise
+            newer = self._credentials.newer_bot_token(self.token)
+            if newer is None:
+                raise  # nothing newer (or re-read too recently): the error stands, as permanent
+            self.token = newer
+            return super().api_call(api_method, **kwargs)
+
+
+def rotating_token_client(credentials: SlackCredentials) -> Callable[..., BoltResponse]:
+    """Bolt middleware: listeners get a RotatingTokenWebClient in place of Bolt's per-request client."""
+
+    def use_rotating_token_client(context: BoltContext, next_: Callable[[], BoltResponse]) -> BoltResponse:
+        client = context.client
+        if client is not None:
+            context["client"] = RotatingTokenWebClient(
+                credentials=credentials,
+                token=client.token,
+                base_url=client.base_url,
+                timeout=client.timeout,
+                headers=client.headers,
+                team_id=context.team_id,
+                logger=client.logger,
+                retry_handlers=client.retry_handlers,
+            )
+        return next_()
+
+    return use_rotating_token_client
