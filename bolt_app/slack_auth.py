@@ -3,6 +3,7 @@ is retried once with the token re-read from Secrets Manager (bounded, see SlackC
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from typing import Any
 
@@ -35,6 +36,15 @@ class RotatingTokenWebClient(WebClient):
                 raise  # nothing newer (or re-read too recently): the error stands, as permanent
             self.token = newer
             return super().api_call(api_method, **kwargs)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> RotatingTokenWebClient:
+        # Bolt deep-copies the request context, this client included, for each lazy listener. The
+        # credentials are the container's one shared holder (with its lock): shared, never copied.
+        copied = self.__class__.__new__(self.__class__)
+        memo[id(self)] = copied
+        for name, value in self.__dict__.items():
+            setattr(copied, name, value if name == "_credentials" else copy.deepcopy(value, memo))
+        return copied
 
 
 def rotating_token_client(credentials: SlackCredentials) -> Callable[..., BoltResponse]:
