@@ -68,8 +68,14 @@ TRANSIENT_ERRORS = (SlackApiError, SlackRequestError, URLError, TimeoutError, Co
 def handle_listener_error(error: Exception, logger: logging.Logger) -> BoltResponse | None:
     """Bolt calls this for errors in listeners and in its own matching of a payload."""
     slack_error = error.response.get("error") if isinstance(error, SlackApiError) else None
-    # The error's type and Slack's error code only: messages may quote what was sent.
-    logger.error("listener failed", extra={"error_type": type(error).__name__, "slack_error": slack_error})
+    # The error's type and Slack's error code only: messages may quote what was sent. Both go into the
+    # message itself too, so that formats which drop `extra` (the local console, Lambda's text logs) show them.
+    logger.error(
+        "listener failed: %s%s",
+        type(error).__name__,
+        f" (Slack error: {slack_error})" if slack_error else "",
+        extra={"error_type": type(error).__name__, "slack_error": slack_error},
+    )
     if isinstance(error, TRANSIENT_ERRORS):
         # Keep Bolt's 500: Slack retries the event, the exactly-once record is released,
         # and the retry gets a fresh chance at the Web API.
