@@ -20,6 +20,7 @@ from bolt_app.local import slack_requests as sr
 from bolt_app.local.fake_slack import Fault
 from tests.conftest import BOT_TOKEN, SIGNING_SECRET, lambda_env
 from tests.containers import Container, LocalBot, local_bot
+from tests.socket_mode_server import SocketModeServer
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -231,8 +232,14 @@ def test_socket_mode_needs_no_signing_secret_but_http_and_lambda_do():
 
 
 def _socket_mode_env(slack, **overrides: str) -> dict[str, str]:
-    return _env(**{"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_APP_TOKEN": slack.app_token, "SLACK_API_URL": slack.api_url,
-                   **overrides})
+    return _env(
+        **{
+            "SLACK_BOT_TOKEN": BOT_TOKEN,
+            "SLACK_APP_TOKEN": slack.app_token,
+            "SLACK_API_URL": slack.api_url,
+            **overrides,
+        }
+    )
 
 
 def test_socket_mode_starts_without_a_signing_secret(slack):
@@ -248,9 +255,7 @@ def test_socket_mode_starts_without_a_signing_secret(slack):
 
 
 @pytest.mark.parametrize("unreachable", ["web_api", "websocket"])
-def test_socket_mode_with_slack_unreachable_is_one_line_per_attempt_and_keeps_retrying(
-    slack, monkeypatch, unreachable
-):
+def test_socket_mode_with_slack_unreachable_is_one_line_per_attempt_and_keeps_retrying(slack, monkeypatch, unreachable):
     # Used to be a 97-line traceback and exit 1. The Socket Mode client first asks the Web API
     # (apps.connections.open at SLACK_API_URL) for a WebSocket URL, then connects to that URL:
     # either step can fail. Both answer "connection refused" here: closed ports on this machine.
@@ -276,6 +281,38 @@ def test_socket_mode_with_slack_unreachable_is_one_line_per_attempt_and_keeps_re
     if unreachable == "websocket":
         # A fresh WebSocket URL for every attempt: Slack's URLs are single-use tickets.
         assert len(slack.calls_to("apps.connections.open")) >= 2
+
+
+def test_socket_mode_answers_events_and_reconnects_when_slack_drops_the_connection(slack, monkeypatch):
+    # Slack's side of the WebSocket (tests/socket_mode_server.py); FakeSlack hands out its URL.
+    server = SocketModeServer()
+    monkeypatch.setattr(slack, "socket_mode_url", server.url)
+    bot = LocalBot(env=_socket_mode_env(slack))
+    try:
+        bot.read_until("Connected to Slack")
+        payload = sr.event_callback(sr.dm_message("over the socket"))
+        server.send(
+            {
+                "envelope_id": "env-1",
+                "type": "events_api",
+                "payload": payload,
+                "accepts_response_payload": False,
+                "retry_attempt": 0,
+                "retry_reason": "",
+            }
+        )
+        assert server.received.get(timeout=20) == {"envelope_id": "env-1"}  # acknowledged
+        _wait_for(lambda: bool(slack.calls_to("chat.postMessage")))
+        # Slack closes connections now and then; the bot opens a new one (with a fresh URL from the Web API).
+        server.drop()
+        bot.read_until("Reconnected to Slack")
+    finally:
+        output = bot.interrupt()
+        server.close()
+
+    assert [c.args["text"] for c in slack.calls_to("chat.postMessage")] == ["Echo: over the socket"]
+    assert server.connections == 2 and len(slack.calls_to("apps.connections.open")) == 2
+    assert bot.process.returncode == 0 and "Traceback" not in output
 
 
 def test_socket_mode_with_a_token_slack_refuses_is_one_line(slack):

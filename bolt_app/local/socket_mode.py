@@ -97,7 +97,8 @@ class ExactlyOnceSocketModeHandler(SocketModeHandler):
         self._last_error = None
         _QUIET.quiet = True
         try:
-            self.client.connect_to_new_endpoint(force=True)
+            # Not forced: if slack_sdk has just reconnected by itself (Slack's "disconnect" message), keep that.
+            self.client.connect_to_new_endpoint()
         except SlackApiError as error:
             code = error.response.get("error")
             if error.response.status_code < 500 and code != "ratelimited":
