@@ -18,7 +18,7 @@ PYTHON313 := $(shell for p in python3.13 $$(ls -d $$(pyenv root 2>/dev/null)/ver
 	"$$p" -c 'import sys; assert sys.version_info[:2] == (3, 13)' >/dev/null 2>&1 && { command -v "$$p"; break; }; done)
 endif
 
-.PHONY: run test lint manifest deploy-tools deploy-check build-SlackBotFunction bench clean
+.PHONY: run test lint manifest deploy-tools deploy-check lock build-SlackBotFunction bench clean
 
 $(BIN)/.local-deps: requirements.txt requirements-local.txt
 	$(PYTHON) -m venv $(VENV)
@@ -59,9 +59,20 @@ deploy-tools: $(DEPLOY_BIN)/.deploy-deps
 deploy-check: $(BIN)/.dev-deps $(DEPLOY_BIN)/.deploy-deps
 	DEPLOY_BIN="$(abspath $(DEPLOY_BIN))" $(BIN)/python -m pytest tests/test_deploy.py tests/test_manifest.py $(PYTEST_ARGS)
 
+# requirements.lock: what ships to Lambda, requirements.txt plus every transitive dependency, each pinned
+# with the hashes of its files, resolved for Lambda's platform (CPython 3.13, manylinux arm64). Run after
+# changing requirements.txt (tests/test_deploy.py fails until the two agree); versions already locked stay
+# unless they must move. `make lock ARGS=--upgrade` moves every transitive dependency to its newest release.
+LOCK ?= requirements.lock
+
+lock: $(DEPLOY_BIN)/.deploy-deps
+	$(DEPLOY_BIN)/uv pip compile requirements.txt --quiet --generate-hashes --python-version 3.13 \
+		--python-platform aarch64-manylinux2014 --custom-compile-command "make lock" -o "$(LOCK)" $(ARGS)
+
 # Called by `sam build` (BuildMethod: makefile) with ARTIFACTS_DIR set; no Docker needed.
-# The artifact holds only what runs on Lambda: the runtime wheels for arm64/python3.13 (boto3 and
-# botocore come with the runtime), handler.py and bolt_app/ minus its local-only code, and bytecode
+# The artifact holds only what runs on Lambda: the runtime wheels for arm64/python3.13 from requirements.lock,
+# each checked against its hash (boto3 and botocore come with the runtime, so no requirement may pull them
+# in), handler.py and bolt_app/ minus its local-only code, and bytecode
 # compiled for 3.13. /var/task is read-only, so without .pyc files every cold start recompiles every
 # module; unchecked-hash .pyc files are used as they are, whatever mtimes the zip round trip leaves.
 # Their paths (in tracebacks) read /var/task/..., where Lambda unpacks the artifact.
@@ -76,7 +87,7 @@ build-SlackBotFunction:
 	test -n "$$pip_python" || { echo "error: no Python with pip found to install the wheels" >&2; exit 1; }; \
 	"$$pip_python" -m pip install --quiet --disable-pip-version-check --no-compile \
 		--platform manylinux2014_aarch64 --implementation cp --python-version 3.13 --only-binary=:all: \
-		--target "$(ARTIFACTS_DIR)" -r requirements.txt
+		--require-hashes --target "$(ARTIFACTS_DIR)" -r "$(LOCK)"
 	@for pkg in boto3 botocore; do if [ -e "$(ARTIFACTS_DIR)/$$pkg" ]; then \
 		echo "error: $$pkg got into the artifact (a requirement pulls it in); the Lambda runtime provides it" >&2; \
 		exit 1; fi; done

@@ -12,6 +12,7 @@ import argparse
 import logging
 import os
 import sys
+from typing import NoReturn
 
 from bolt_app.config import ConfigError, Settings
 
@@ -26,13 +27,34 @@ def main(argv: list[str] | None = None) -> int:
         from bolt_app.local.manifest import main as manifest_main
 
         return manifest_main(argv[1:])
-    return run(argv)
+    try:
+        return run(argv)
+    except KeyboardInterrupt:
+        # Ctrl+C is how a local run stops, at any moment (even before the server is up): no traceback.
+        return 0
+
+
+class _OneLineErrors(argparse.ArgumentParser):
+    """A wrong argument is one line (and exit 2), as every other start-up mistake is."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {message} (see --help)\n")
+
+
+def _port(value: str) -> int:
+    try:
+        port = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a port number") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port number (0-65535; 0 picks a free one)")
+    return port
 
 
 def run(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bolt_app", description=__doc__)
+    parser = _OneLineErrors(prog="python -m bolt_app", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1", help="playground and HTTP mode: address to listen on")
-    parser.add_argument("--port", type=int, default=3000, help="playground and HTTP mode: port to listen on")
+    parser.add_argument("--port", type=_port, default=3000, help="playground and HTTP mode: port to listen on")
     parser.add_argument(
         "--playground", action="store_true", help="start the playground even when Slack credentials are set"
     )
@@ -44,19 +66,19 @@ def run(argv: list[str]) -> int:
 
         return serve(args.host, args.port)
 
+    socket_mode = bool(os.environ.get("SLACK_APP_TOKEN", "").strip())
     try:
-        settings = Settings.from_env()
+        # Socket Mode never sees a signed HTTP request: it runs without SLACK_SIGNING_SECRET.
+        settings = Settings.from_env(socket_mode=socket_mode)
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
 
     from bolt_app.local import runners
 
-    if settings.app_token:
-        runners.run_socket_mode(settings)
-    else:
-        runners.run_http(settings, args.host, args.port)
-    return 0
+    if socket_mode:
+        return runners.run_socket_mode(settings)
+    return runners.run_http(settings, args.host, args.port)
 
 
 if __name__ == "__main__":

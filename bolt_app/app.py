@@ -109,8 +109,12 @@ def handle_listener_error(error: Exception, logger: logging.Logger) -> BoltRespo
     if isinstance(error, SelfInvocationFailed):
         # Lambda did not take the lazy work (throttled, say): 5xx, so that a retry can start it.
         transient, code = True, None
+    # Both go into the message itself too, so that formats which drop `extra` (the local console,
+    # Lambda's text logs) show them.
     logger.error(
-        "listener failed",
+        "listener failed: %s%s",
+        type(error).__name__,
+        f" (Slack error: {code})" if code else "",
         extra={"error_type": type(error).__name__, "slack_error": code, "retry": transient},
     )
     if isinstance(error, SelfInvocationFailed):

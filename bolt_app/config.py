@@ -39,7 +39,10 @@ class Settings:
         return f"Settings(api_url={self.api_url!r}, socket_mode={self.app_token is not None})"
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+    def from_env(cls, environ: Mapping[str, str] | None = None, *, socket_mode: bool = False) -> Settings:
+        """`socket_mode=True` (only `python -m bolt_app` with SLACK_APP_TOKEN) lets SLACK_SIGNING_SECRET be
+        missing: Socket Mode requests come over Slack's WebSocket, never signed over HTTP. Everything that
+        serves HTTP (Lambda, the local server) keeps requiring it: an empty secret would sign for anyone."""
         env = os.environ if environ is None else environ
 
         def required(name: str) -> str:
@@ -58,9 +61,11 @@ class Settings:
             env = {**env, **_read_slack_secret(secret_arn)}
 
         api_url = optional("SLACK_API_URL") or DEFAULT_SLACK_API_URL
+        bot_token = required("SLACK_BOT_TOKEN")
+        signing_secret = (optional("SLACK_SIGNING_SECRET") or "") if socket_mode else required("SLACK_SIGNING_SECRET")
         return cls(
-            bot_token=required("SLACK_BOT_TOKEN"),
-            signing_secret=required("SLACK_SIGNING_SECRET"),
+            bot_token=bot_token,
+            signing_secret=signing_secret,
             # slack_sdk joins base_url + method name: the trailing slash is required.
             api_url=api_url if api_url.endswith("/") else api_url + "/",
             app_token=optional("SLACK_APP_TOKEN"),

@@ -6,8 +6,10 @@ deadline instead of blocking CI, and a chatty child never fills its pipe.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import queue
+import signal
 import subprocess
 import sys
 import threading
@@ -102,10 +104,25 @@ class Container(_Child):
         self.close()
 
 
+class LocalBot(_Child):
+    """`python -m bolt_app ARGS` as a person starts it, read line by line (`read_until`)."""
+
+    def __init__(self, *args: str, env: dict[str, str]) -> None:
+        super().__init__([sys.executable, "-m", "bolt_app", *args], env)
+
+    def interrupt(self) -> str:
+        """Ctrl+C, as in a terminal; returns everything it printed (waits for it to exit)."""
+        self.process.send_signal(signal.SIGINT)
+        # If it ignores Ctrl+C, stop() ends it and the test sees a return code that is not 0.
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(timeout=DEADLINE_SECONDS)
+        return self.stop()
+
+
 @contextmanager
 def local_bot(*args: str, env: dict[str, str]) -> Iterator[tuple[subprocess.Popen[str], str]]:
     """`python -m bolt_app ARGS` as a person starts it; yields the process and its first line."""
-    child = _Child([sys.executable, "-m", "bolt_app", *args], env)
+    child = LocalBot(*args, env=env)
     try:
         yield child.process, child.read_until()
     finally:

@@ -25,7 +25,7 @@ from bench.artifact import find_python313
 
 ROOT = Path(__file__).resolve().parents[1]
 FUNCTION = "SlackBotFunction"
-ROUTES = {"/slack/events", "/api/messages", "/api/slack"}
+ROUTES = {"/slack/events"}
 # Packages the Lambda python3.13 runtime provides; the artifact must not ship them.
 RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer", "dateutil", "urllib3", "six")
 DEV_ONLY = ("pytest", "_pytest", "moto", "hypothesis", "ruff", "starlette", "uvicorn", "samcli", "cfnlint", "tests")
@@ -354,8 +354,10 @@ def test_samconfig() -> None:
     text = (ROOT / "samconfig.toml").read_text()
     config = tomllib.loads(text)["default"]
     assert config["global"]["parameters"]["stack_name"]
+    region = config["global"]["parameters"]["region"]
     deploy = config["deploy"]["parameters"]
-    assert deploy["region"]
+    # One region: a deploy-only one would send `sam logs` and `sam list stack-outputs` elsewhere.
+    assert deploy.get("region", region) == region
     assert deploy["capabilities"] == "CAPABILITY_IAM"
     assert deploy["resolve_s3"] is True
     assert deploy["confirm_changeset"] is True
@@ -365,6 +367,111 @@ def test_samconfig() -> None:
     assert "xoxb-" not in text and "xapp-" not in text
     # The makefile build runs in the checkout (no copy of the virtualenvs to a scratch dir).
     assert config["build"]["parameters"]["build_in_source"] is True
+
+
+@pytest.mark.parametrize("command", [["list", "stack-outputs"], ["logs"]])
+def test_every_sam_command_reads_the_stacks_region_from_samconfig(deploy_bin: Path, command: list[str]) -> None:
+    # The README's Operate commands, run with no region anywhere but samconfig.toml. They get as far as
+    # calling AWS, pointed at a closed port on this machine (nothing leaves it).
+    env = {k: v for k, v in _aws_env().items() if k not in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE")}
+    env.update(AWS_CONFIG_FILE=os.devnull, AWS_ENDPOINT_URL="http://127.0.0.1:9/", AWS_MAX_ATTEMPTS="1")
+    out = subprocess.run(
+        [str(deploy_bin / "sam"), *command, "--debug"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
+    output = out.stdout + out.stderr
+    region = tomllib.loads((ROOT / "samconfig.toml").read_text())["default"]["global"]["parameters"]["region"]
+    assert "No region information found" not in output
+    [config_line] = [line for line in output.splitlines() if "Configuration values are:" in line]
+    assert f"'region': '{region}'" in config_line
+    assert "Could not connect to the endpoint URL" in output
+
+
+def test_guided_deploy_asks_about_authentication_once() -> None:
+    """`sam deploy --guided` asks "<function> has no authentication. Is this okay? [y/N]" per API route,
+    and N (the default) aborts. Slack's request signature is the authentication (README, Deploy): one route,
+    one question. Counted by the SAM CLI's own check."""
+    code = (
+        "import json, sys\n"
+        "from samcli.commands.deploy.auth_utils import auth_per_resource\n"
+        "from samcli.lib.providers.sam_stack_provider import SamLocalStackProvider\n"
+        "region = {'AWS::Region': 'us-east-1'}\n"
+        "stacks, _ = SamLocalStackProvider.get_stacks('template.yaml', global_parameter_overrides=region)\n"
+        "print(json.dumps(auth_per_resource(stacks)))\n"
+    )
+    out = _run([str(_deploy_bin() / "python"), "-c", code])
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == [[FUNCTION, False]]
+
+
+# -- the lock: what ships to Lambda ----------------------------------------------------------
+
+
+def _canonical(name: str) -> str:
+    """PEP 503's normalised project name: Slack_Bolt, slack.bolt and slack-bolt are one project."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _top_level_pins() -> dict[str, str]:
+    pins = {}
+    for line in (ROOT / "requirements.txt").read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            assert re.fullmatch(r"[A-Za-z0-9._-]+==[^=\s]+", line), f"requirements.txt: {line!r} is not name==version"
+            name, version = line.split("==")
+            pins[_canonical(name)] = version
+    return pins
+
+
+def _locked() -> dict[str, tuple[str, list[str]]]:
+    """requirements.lock as {name: (version, [sha256 hashes])}; fails on an entry that is not pinned and hashed."""
+    text = (ROOT / "requirements.lock").read_text()
+    # pip's requirement-file syntax: a trailing backslash continues the line.
+    entries = [e.strip() for e in re.sub(r"\\\n", " ", text).splitlines()]
+    locked: dict[str, tuple[str, list[str]]] = {}
+    for entry in entries:
+        if not entry or entry.startswith("#"):
+            continue
+        match = re.fullmatch(r"([A-Za-z0-9._-]+)==(\S+)((?:\s+--hash=sha256:[0-9a-f]{64})+)", entry)
+        assert match, f"requirements.lock: {entry!r} is not pinned (==) with sha256 hashes"
+        hashes = re.findall(r"sha256:([0-9a-f]{64})", match.group(3))
+        locked[_canonical(match.group(1))] = (match.group(2), hashes)
+    return locked
+
+
+def test_the_lock_matches_requirements_txt() -> None:
+    # `make lock` regenerates it; CI fails here when requirements.txt moved and the lock did not.
+    locked = _locked()
+    for name, version in _top_level_pins().items():
+        assert name in locked, f"{name} is in requirements.txt but not in requirements.lock: run `make lock`"
+        assert locked[name][0] == version, (
+            f"{name}: requirements.txt pins {version}, requirements.lock {locked[name][0]}: run `make lock`"
+        )
+    # Transitive dependencies are locked too (the reason for the lock), and never what the runtime provides.
+    assert {"jmespath", "typing-extensions"} <= set(locked), sorted(locked)
+    assert not set(locked) & {_canonical(name) for name in RUNTIME_PROVIDED}, sorted(locked)
+
+
+def test_the_build_refuses_a_file_whose_hash_is_not_the_locked_one(deploy_bin: Path, tmp_path: Path) -> None:
+    # The Makefile's build installs with --require-hashes from the lock: one wrong hash stops it.
+    _python313()
+    lock = (ROOT / "requirements.lock").read_text()
+    version, hashes = _locked()["typing-extensions"]
+    tampered = tmp_path / "tampered.lock"
+    tampered.write_text(re.sub("|".join(hashes), "0" * 64, lock))
+    out = _run(
+        [
+            "make",
+            "--no-print-directory",
+            "build-SlackBotFunction",
+            f"ARTIFACTS_DIR={tmp_path / 'artifact'}",
+            f"LOCK={tampered}",
+            f"DEPLOY_VENV={deploy_bin.parent}",
+        ],
+        timeout=600,
+    )
+    assert out.returncode != 0, out.stdout + out.stderr
+    assert "DO NOT MATCH THE HASHES" in out.stderr, out.stderr
+    assert f"typing_extensions-{version}" in out.stderr or f"typing-extensions=={version}" in out.stderr
 
 
 # -- the artifact -------------------------------------------------------------------------
@@ -401,6 +508,7 @@ def test_artifact_holds_only_what_runs_on_lambda(artifact: Path) -> None:
     assert not (artifact / "bolt_app" / "__main__.py").exists()
     # Only the sources, their bytecode and package metadata: no repo files, no virtualenvs.
     repo_files = {"template.yaml", "samconfig.toml", "Makefile", "manifest.json", "tools", ".venv", "requirements.txt"}
+    repo_files |= {"requirements.lock"}
     assert not top & repo_files
     # slack_sdk's wheel has a top-level `slack` package of its own; the app manifest must not be in it.
     assert not (artifact / "slack" / "manifest.json").exists()
@@ -412,17 +520,15 @@ def test_artifact_holds_only_what_runs_on_lambda(artifact: Path) -> None:
     )
 
 
-def test_artifact_dependencies_match_requirements(artifact: Path) -> None:
-    pins = {
-        line.split("==")[0].strip().lower().replace("-", "_"): line.split("==")[1].strip()
-        for line in (ROOT / "requirements.txt").read_text().splitlines()
-        if "==" in line and not line.startswith("#")
-    }
-    installed = {
-        p.name.removesuffix(".dist-info").rsplit("-", 1)[0].lower(): p.name.removesuffix(".dist-info").rsplit("-", 1)[1]
-        for p in artifact.glob("*.dist-info")
-    }
-    for name, version in pins.items():
+def test_artifact_dependencies_are_exactly_the_lock(artifact: Path) -> None:
+    # Every distribution in the artifact is a locked one at its locked version, and every locked one is
+    # there: nothing floats, nothing extra (pip's --require-hashes already refused any file whose hash differs).
+    installed = dict(
+        (_canonical(name), version)
+        for name, version in (p.name.removesuffix(".dist-info").rsplit("-", 1) for p in artifact.glob("*.dist-info"))
+    )
+    assert installed == {name: version for name, (version, _) in _locked().items()}
+    for name, version in _top_level_pins().items():
         assert installed.get(name) == version, (name, installed)
 
 

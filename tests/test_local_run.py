@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -16,10 +17,15 @@ import pytest
 
 from bolt_app.config import DEFAULT_SLACK_API_URL, ConfigError, Settings
 from bolt_app.local import slack_requests as sr
-from tests.conftest import BOT_TOKEN, SIGNING_SECRET
-from tests.containers import local_bot
+from bolt_app.local.fake_slack import Fault
+from tests.conftest import BOT_TOKEN, SIGNING_SECRET, lambda_env
+from tests.containers import Container, LocalBot, local_bot
+from tests.socket_mode_server import SocketModeServer
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+HTTP_CREDENTIALS = {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET}
 
 
 def _env(**overrides: str) -> dict[str, str]:
@@ -153,7 +159,9 @@ def test_no_credentials_starts_the_playground_and_prints_its_url():
             assert json.loads(answer.read()) == {"ok": False, "error": "not_authed"}
 
 
-def test_a_taken_port_is_one_clear_line():
+@pytest.mark.parametrize("credentials", [{}, HTTP_CREDENTIALS], ids=["playground", "http"])
+def test_a_taken_port_is_one_clear_line(credentials):
+    # HTTP mode used to print uvicorn's start-up lines and its bind error, and exit 3.
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
@@ -161,12 +169,13 @@ def test_a_taken_port_is_one_clear_line():
         result = subprocess.run(
             [sys.executable, "-m", "bolt_app", "--port", str(port)],
             cwd=ROOT,
-            env=_env(),
+            env=_env(**credentials),
             capture_output=True,
             text=True,
             timeout=60,
         )
     assert result.returncode == 1
+    assert result.stdout == ""
     assert result.stderr.strip().splitlines() == [
         f"error: cannot listen on 127.0.0.1:{port} (Address already in use); pick another port with --port"
     ]
@@ -179,3 +188,185 @@ def test_the_lambda_handler_never_imports_the_playground():
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("port", ["99999", "-1", "http"])
+def test_a_port_that_is_no_port_is_one_line(port):
+    # 99999 used to end in an OverflowError traceback from socket.bind.
+    result = subprocess.run(
+        [sys.executable, "-m", "bolt_app", "--port", port],
+        cwd=ROOT,
+        env=_env(SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_SIGNING_SECRET=SIGNING_SECRET),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("error: argument --port: ") and "is not a port number" in line
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("credentials", [{}, HTTP_CREDENTIALS], ids=["playground", "http"])
+def test_ctrl_c_stops_a_local_server_quietly(credentials, slack):
+    bot = LocalBot("--port", "0", env=_env(SLACK_API_URL=slack.api_url, **credentials))
+    first_line = bot.read_until()
+    assert "http://127.0.0.1:" in first_line
+    output = bot.interrupt()
+
+    assert bot.process.returncode == 0
+    assert "Traceback" not in output and "KeyboardInterrupt" not in output
+    assert output.startswith(first_line)
+
+
+# -- Socket Mode -------------------------------------------------------------------------------
+
+
+def test_socket_mode_needs_no_signing_secret_but_http_and_lambda_do():
+    env = {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_APP_TOKEN": "xapp-1-test"}
+    assert Settings.from_env(env, socket_mode=True).signing_secret == ""
+    # An app token in the environment relaxes nothing for whatever serves HTTP (an empty signing
+    # secret would accept requests anyone can sign).
+    with pytest.raises(ConfigError, match=r"^SLACK_SIGNING_SECRET is not set$"):
+        Settings.from_env(env)
+
+
+def _socket_mode_env(slack, **overrides: str) -> dict[str, str]:
+    return _env(
+        **{
+            "SLACK_BOT_TOKEN": BOT_TOKEN,
+            "SLACK_APP_TOKEN": slack.app_token,
+            "SLACK_API_URL": slack.api_url,
+            **overrides,
+        }
+    )
+
+
+def test_socket_mode_starts_without_a_signing_secret(slack):
+    # Socket Mode requests arrive over Slack's WebSocket, unsigned: the secret is never used there.
+    bot = LocalBot(env=_socket_mode_env(slack))
+    try:
+        assert "Socket Mode" in bot.read_until()
+        _wait_for(lambda: bool(slack.calls_to("apps.connections.open")))
+    finally:
+        output = bot.interrupt()
+    assert "SLACK_SIGNING_SECRET" not in output
+    assert slack.calls_to("apps.connections.open")[0].token == slack.app_token
+
+
+@pytest.mark.parametrize("unreachable", ["web_api", "websocket"])
+def test_socket_mode_with_slack_unreachable_is_one_line_per_attempt_and_keeps_retrying(slack, monkeypatch, unreachable):
+    # Used to be a 97-line traceback and exit 1. The Socket Mode client first asks the Web API
+    # (apps.connections.open at SLACK_API_URL) for a WebSocket URL, then connects to that URL:
+    # either step can fail. Both answer "connection refused" here: closed ports on this machine.
+    closed_port = _free_port()
+    if unreachable == "web_api":
+        env = _socket_mode_env(slack, SLACK_API_URL=f"http://127.0.0.1:{closed_port}/api/")
+    else:
+        monkeypatch.setattr(slack, "socket_mode_url", f"ws://127.0.0.1:{closed_port}/link/?ticket=1")
+        env = _socket_mode_env(slack)
+    bot = LocalBot(env=env)
+    try:
+        bot.read_until("Connecting to Slack over Socket Mode")
+        first = bot.read_until()
+        second = bot.read_until()
+    finally:
+        output = bot.interrupt()
+
+    assert first == "Cannot reach Slack (Connection refused); retrying in 1 s\n"
+    assert second == "Cannot reach Slack (Connection refused); retrying in 2 s\n"
+    # Nothing else: no slack_sdk lines about the attempt, no traceback, a quiet Ctrl+C.
+    assert all(line.startswith(("Connecting", "Cannot reach Slack")) for line in output.splitlines()), output
+    assert bot.process.returncode == 0
+    if unreachable == "websocket":
+        # A fresh WebSocket URL for every attempt: Slack's URLs are single-use tickets.
+        assert len(slack.calls_to("apps.connections.open")) >= 2
+
+
+def test_socket_mode_answers_events_and_reconnects_when_slack_drops_the_connection(slack, monkeypatch):
+    # Slack's side of the WebSocket (tests/socket_mode_server.py); FakeSlack hands out its URL.
+    server = SocketModeServer()
+    monkeypatch.setattr(slack, "socket_mode_url", server.url)
+    bot = LocalBot(env=_socket_mode_env(slack))
+    try:
+        bot.read_until("Connected to Slack")
+        payload = sr.event_callback(sr.dm_message("over the socket"))
+        server.send(
+            {
+                "envelope_id": "env-1",
+                "type": "events_api",
+                "payload": payload,
+                "accepts_response_payload": False,
+                "retry_attempt": 0,
+                "retry_reason": "",
+            }
+        )
+        assert server.received.get(timeout=20) == {"envelope_id": "env-1"}  # acknowledged
+        _wait_for(lambda: bool(slack.calls_to("chat.postMessage")))
+        # Slack closes connections now and then; the bot opens a new one (with a fresh URL from the Web API).
+        server.drop()
+        bot.read_until("Reconnected to Slack")
+    finally:
+        output = bot.interrupt()
+        server.close()
+
+    assert [c.args["text"] for c in slack.calls_to("chat.postMessage")] == ["Echo: over the socket"]
+    assert server.connections == 2 and len(slack.calls_to("apps.connections.open")) == 2
+    assert bot.process.returncode == 0 and "Traceback" not in output
+
+
+def test_socket_mode_with_a_token_slack_refuses_is_one_line(slack):
+    # The bot token where the app-level token belongs: Slack answers not_allowed_token_type, which no retry fixes.
+    result = subprocess.run(
+        [sys.executable, "-m", "bolt_app"],
+        cwd=ROOT,
+        env=_socket_mode_env(slack, SLACK_APP_TOKEN=BOT_TOKEN),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("error: Slack refused the Socket Mode connection (not_allowed_token_type)")
+    assert BOT_TOKEN not in result.stdout + result.stderr
+
+
+# -- a failed reply, in every log format -------------------------------------------------------
+
+
+def _signed_dm(text: str) -> tuple[str, dict[str, str]]:
+    body, content_type = sr.json_body(sr.event_callback(sr.dm_message(text)))
+    return body, sr.signed_headers(SIGNING_SECRET, body, content_type)
+
+
+def test_a_failed_reply_in_http_mode_logs_the_error_type_and_slacks_code(slack):
+    port = _free_port()
+    env = _env(SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_SIGNING_SECRET=SIGNING_SECRET, SLACK_API_URL=slack.api_url)
+    slack.inject("chat.postMessage", Fault(status=200, body={"ok": False, "error": "invalid_auth"}))
+    bot = LocalBot("--port", str(port), env=env)
+    try:
+        bot.read_until("Serving Slack requests")
+        body, headers = _signed_dm("this reply fails")
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/slack/events", data=body.encode(), headers=headers, method="POST"
+        )
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            # invalid_auth (after the token re-read found nothing newer) is permanent: no retry can fix it.
+            assert answer.status == 200
+        line = bot.read_until("ERROR bolt_app.bolt: listener failed")
+    finally:
+        bot.stop()
+    assert line.strip() == "ERROR bolt_app.bolt: listener failed: SlackApiError (Slack error: invalid_auth)"
+
+
+def test_a_failed_reply_on_lambda_logs_the_error_type_and_slacks_code(slack):
+    # Bolt's logger is a standard one: on Lambda its lines reach the runtime's text log as their message only.
+    slack.inject("chat.postMessage", Fault(status=200, body={"ok": False, "error": "invalid_auth"}))
+    container = Container(lambda_env(slack))
+    with container:
+        body = sr.json_body(sr.event_callback(sr.dm_message("this reply fails")))
+        response = container.invoke(sr.signed_event(SIGNING_SECRET, body))
+    output = container.close()
+
+    assert response["statusCode"] == 200  # permanent: answered, not retried
+    assert "listener failed: SlackApiError (Slack error: invalid_auth)" in output

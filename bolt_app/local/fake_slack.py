@@ -60,11 +60,16 @@ class Fault:
     then_succeed: bool = False
 
 
+# Methods that take the app-level token (xapp-...) instead of the bot token.
+APP_TOKEN_METHODS = frozenset({"apps.connections.open"})
+
+
 class FakeSlack:
     def __init__(
         self,
         bot_token: str = "xoxb-fake-bot-token",
         *,
+        app_token: str = "xapp-1-A0FAKEAPP1-fake-app-token",
         team_id: str = "T0FAKE0001",
         bot_user_id: str = "U0FAKEBOT1",
         bot_id: str = "B0FAKEBOT1",
@@ -73,6 +78,11 @@ class FakeSlack:
         # The one token Slack accepts; any other (a rotated or revoked one) gets invalid_auth, as Slack answers.
         self.bot_token = bot_token
         self._first_bot_token = bot_token
+        # The app-level token: the only one apps.connections.open accepts (Socket Mode).
+        self.app_token = app_token
+        # Where apps.connections.open sends a Socket Mode client; None: a URL on this server, which
+        # speaks no WebSocket (the handshake fails, as it would against anything but Slack).
+        self.socket_mode_url: str | None = None
         self.team_id = team_id
         self.bot_user_id = bot_user_id
         self.bot_id = bot_id
@@ -97,6 +107,7 @@ class FakeSlack:
             "chat.postMessage": self._chat_post_message,
             "chat.update": self._chat_update,
             "chat.postEphemeral": self._chat_post_ephemeral,
+            "apps.connections.open": self._apps_connections_open,
         }
 
     # -- test controls ---------------------------------------------------------------
@@ -231,8 +242,11 @@ class FakeSlack:
             return {"ok": False, "error": error}
         if not token:
             return {"ok": False, "error": "not_authed"}
-        if token != self.bot_token:
-            return {"ok": False, "error": "invalid_auth"}
+        expected = self.app_token if method in APP_TOKEN_METHODS else self.bot_token
+        if token != expected:
+            # Slack tells a known token of the wrong kind (a bot token for Socket Mode) from a wrong one.
+            wrong_kind = token in (self.bot_token, self.app_token)
+            return {"ok": False, "error": "not_allowed_token_type" if wrong_kind else "invalid_auth"}
         return implementation(args)
 
     async def _response_url(self, request: Request) -> Response:
@@ -318,6 +332,11 @@ class FakeSlack:
             "bot_id": self.bot_id,
             "is_enterprise_install": False,
         }
+
+    def _apps_connections_open(self, args: dict[str, Any]) -> dict[str, Any]:
+        ticket = f"{next(self._ts):08d}"
+        default = self.base_url.replace("http", "ws", 1) + f"/socket-mode/link/?ticket={ticket}"
+        return {"ok": True, "url": self.socket_mode_url or default}
 
     def _chat_post_message(self, args: dict[str, Any]) -> dict[str, Any]:
         channel = args.get("channel")

@@ -1,33 +1,61 @@
-"""Run the bot on your machine: Socket Mode (no public URL needed) or a local HTTP server."""
+"""Run the bot on your machine: Socket Mode (no public URL needed) or a local HTTP server.
+
+Each returns the process's exit code; a mistake (a taken port, a token Slack refuses) is one line
+on stderr, and Ctrl+C is a normal, quiet stop.
+"""
 
 from __future__ import annotations
 
 import logging
+import sys
 
 from bolt_app.app import create_app
 from bolt_app.asgi import EVENTS_PATH
 from bolt_app.config import Settings
 
 
-def run_socket_mode(settings: Settings) -> None:
+def run_socket_mode(settings: Settings) -> int:
     from bolt_app.exactly_once import exactly_once_store
-    from bolt_app.local.socket_mode import ExactlyOnceSocketModeHandler
+    from bolt_app.local.socket_mode import ExactlyOnceSocketModeHandler, SocketModeRefused
 
     assert settings.app_token, "Socket Mode needs SLACK_APP_TOKEN"
     app = create_app(settings)
     print("Connecting to Slack over Socket Mode (Ctrl+C to stop)", flush=True)
     # The same exactly-once store as HTTP: DynamoDB when IDEMPOTENCY_TABLE is set, else in memory.
-    ExactlyOnceSocketModeHandler(app, settings.app_token, exactly_once_store(settings.idempotency_table)).start()
+    handler = ExactlyOnceSocketModeHandler(app, settings.app_token, exactly_once_store(settings.idempotency_table))
+    try:
+        handler.start()
+    except SocketModeRefused as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        pass
+    finally:
+        handler.close()
+    return 0
 
 
-def run_http(settings: Settings, host: str, port: int) -> None:
+def run_http(settings: Settings, host: str, port: int) -> int:
     import uvicorn
     from aws_lambda_powertools import Logger
 
     from bolt_app.asgi import GuardedAsgiApp
     from bolt_app.gateway import SlackGateway
+    from bolt_app.local.listening import CannotListen, listening_socket
 
+    try:
+        sock = listening_socket(host, port)
+    except CannotListen as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     # The same guard and exactly-once path as on Lambda (in-memory records unless IDEMPOTENCY_TABLE is set).
     asgi_app = GuardedAsgiApp(create_app(settings), SlackGateway(settings, Logger(service="slack-bot")))
-    print(f"Serving Slack requests on http://{host}:{port}{EVENTS_PATH} (Ctrl+C to stop)", flush=True)
-    uvicorn.run(asgi_app, host=host, port=port, log_level=logging.getLevelName(logging.INFO).lower())
+    print(f"Serving Slack requests on http://{host}:{sock.getsockname()[1]}{EVENTS_PATH} (Ctrl+C to stop)", flush=True)
+    config = uvicorn.Config(asgi_app, log_level=logging.getLevelName(logging.INFO).lower())
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    except KeyboardInterrupt:  # uvicorn re-raises Ctrl+C after its graceful shutdown
+        pass
+    finally:
+        sock.close()
+    return 0

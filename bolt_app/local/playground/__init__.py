@@ -9,10 +9,10 @@ from __future__ import annotations
 import importlib
 import os
 import secrets
-import socket
 import sys
 
 from bolt_app.local.fake_slack import FakeSlack
+from bolt_app.local.listening import CannotListen, listening_socket
 from bolt_app.local.playground.server import SLACK_MOUNT, create_asgi_app
 from bolt_app.local.playground.session import Playground
 
@@ -44,24 +44,25 @@ def start_session(base_url: str) -> Playground:
 
 
 def serve(host: str = "127.0.0.1", port: int = 3000) -> int:
-    """Serve the playground until interrupted. Binding first makes a taken port a one-line error."""
+    """Serve the playground until Ctrl+C (a quiet exit, 0). Binding first makes a taken port a one-line error."""
     import uvicorn
 
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
-        sock.bind((host, port))
-        # Listening before the URL is printed: early visitors wait in the backlog, not "connection refused".
-        sock.listen(128)
-    except OSError as error:
-        sock.close()
-        print(
-            f"error: cannot listen on {host}:{port} ({error.strerror}); pick another port with --port", file=sys.stderr
-        )
+        sock = listening_socket(host, port)
+    except CannotListen as error:
+        print(f"error: {error}", file=sys.stderr)
         return 1
     url = f"http://{host}:{sock.getsockname()[1]}"
     playground = start_session(url)
     print(f"Slack playground: {url} (no Slack workspace needed; Ctrl+C to stop)", flush=True)
     config = uvicorn.Config(create_asgi_app(playground), log_level="warning", timeout_graceful_shutdown=2)
-    uvicorn.Server(config).run(sockets=[sock])
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    except KeyboardInterrupt:
+        # uvicorn shuts down gracefully on Ctrl+C, then re-raises the signal for its caller: stopping is the
+        # way out of the playground, not an error.
+        pass
+    finally:
+        playground.close()
+        sock.close()
     return 0
