@@ -25,6 +25,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bolt_app import ConfigError, Settings, create_app
+from bolt_app import snapstart
 from bolt_app.gateway import INTERNAL_ERROR, NOT_CONFIGURED, SlackGateway, bolt_response, lambda_response
 from bolt_app.observability import metrics
 from bolt_app.request_guard import HttpResponse
@@ -116,3 +117,7 @@ def __getattr__(name: str) -> Any:
         globals()["asgi_handler"] = entry
         return entry
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+# SnapStart (template parameter SnapStart=On): prime before the snapshot, refresh after a restore.
+snapstart_hooks = snapstart.register(bot, handler)
