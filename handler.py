@@ -25,10 +25,10 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bolt_app import ConfigError, Settings, create_app
-from bolt_app import snapstart
 from bolt_app.gateway import INTERNAL_ERROR, NOT_CONFIGURED, SlackGateway, bolt_response, lambda_response
 from bolt_app.observability import metrics
 from bolt_app.request_guard import HttpResponse
+from bolt_app.snapstart import register_snapstart_hooks
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or "slack-bot")
 # Invocations that only rejected or ignored a request have no metric to publish; that's fine.
@@ -120,4 +120,4 @@ def __getattr__(name: str) -> Any:
 
 
 # SnapStart (template parameter SnapStart=On): prime before the snapshot, refresh after a restore.
-snapstart_hooks = snapstart.register(bot, handler)
+snapstart_hooks = register_snapstart_hooks(bot, handler)

@@ -160,7 +160,7 @@ def _signed_http_event(signing_secret: str, body: str) -> dict[str, Any]:
     }
 
 
-def register(bot: Any, entry: Callable[[dict[str, Any], Any], dict[str, Any]]) -> SnapStartHooks | None:
+def register_snapstart_hooks(bot: Any, entry: Callable[[dict[str, Any], Any], dict[str, Any]]) -> SnapStartHooks | None:
     """Register the hooks when this environment is a SnapStart one; None (and no import) otherwise."""
     if os.environ.get(INITIALIZATION_TYPE) != "snap-start":
         return None
