@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import threading
+import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -22,8 +23,6 @@ AWS_ENV = {
     # No instance metadata lookup for credentials or region: there is no EC2 here.
     "AWS_EC2_METADATA_DISABLED": "true",
 }
-SECRET_NAME = "bench/slack-bot"
-TABLE_NAME = "bench-idempotency"
 _SERVICES = {"secretsmanager": "secretsmanager", "DynamoDB_20120810": "dynamodb"}
 
 
@@ -44,6 +43,9 @@ class CountingMoto:
         self._lock = threading.Lock()
         self.endpoint = ""
         self.secret_arn = ""
+        # moto keeps its state per process, shared by every server in it: names unique to this one.
+        suffix = uuid.uuid4().hex[:8]
+        self.secret_name, self.table_name = f"bench/slack-bot-{suffix}", f"bench-idempotency-{suffix}"
         self._server: Any = None
         self._thread: threading.Thread | None = None
 
@@ -86,16 +88,16 @@ class CountingMoto:
         )
         secrets = session.client("secretsmanager", endpoint_url=self.endpoint)
         secret = {"SLACK_BOT_TOKEN": bot_token, "SLACK_SIGNING_SECRET": signing_secret}
-        self.secret_arn = secrets.create_secret(Name=SECRET_NAME, SecretString=json.dumps(secret))["ARN"]
+        self.secret_arn = secrets.create_secret(Name=self.secret_name, SecretString=json.dumps(secret))["ARN"]
         dynamodb = session.client("dynamodb", endpoint_url=self.endpoint)
         dynamodb.create_table(
-            TableName=TABLE_NAME,
+            TableName=self.table_name,
             AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
             KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
             BillingMode="PAY_PER_REQUEST",
         )
         dynamodb.update_time_to_live(
-            TableName=TABLE_NAME, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiration"}
+            TableName=self.table_name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiration"}
         )
         self.reset()
 
@@ -109,7 +111,7 @@ class CountingMoto:
             **AWS_ENV,
             "AWS_ENDPOINT_URL": self.endpoint,
             "SLACK_SECRET_ARN": self.secret_arn,
-            "IDEMPOTENCY_TABLE": TABLE_NAME,
+            "IDEMPOTENCY_TABLE": self.table_name,
         }
 
 

@@ -92,10 +92,20 @@ class SnapStartHooks:
     def after_restore(self) -> None:
         # Every environment restored from one snapshot starts with the same `random` state.
         random.seed()
+        # The synthetic requests took Powertools' cold-start flag; this environment's first real
+        # request is the one to carry `cold_start: true` in its log line.
+        from aws_lambda_powertools.logging import logger as powertools_logger
+
+        powertools_logger.is_cold_start = True
         _drop_pooled_connections()
         age = time.time() - (self.snapshot_at or time.time())
         if age > SECRET_MAX_AGE_SECONDS and os.environ.get("SLACK_SECRET_ARN"):
-            # Rebuild the bot from a fresh read of the secret (Powertools' cache has expired by now).
+            # Rebuild the bot from a fresh read of the secret. Powertools' cache would serve the old
+            # value: its expiry was counted from a clock that kept running while the snapshot slept
+            # only if the restore happens past it, so it is emptied rather than trusted.
+            from aws_lambda_powertools.utilities import parameters
+
+            parameters.clear_caches()
             self.bot.gateway = None
             self.bot.lambda_adapter = None
             self.bot.load()
