@@ -187,7 +187,7 @@ def test_secret_is_built_from_noecho_parameters(cfn: dict[str, Any]) -> None:
     filled = template_string.replace("${SlackBotToken}", "xoxb-1").replace("${SlackSigningSecret}", "abc")
     assert json.loads(filled) == {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "abc"}
     # Parameters only where a user would really change something.
-    assert set(params) == {"SlackBotToken", "SlackSigningSecret", "LogLevel", "LogRetentionInDays"}
+    assert set(params) == {"SlackBotToken", "SlackSigningSecret", "LogLevel", "LogRetentionInDays", "SnapStart"}
 
 
 def test_idempotency_table_has_powertools_schema(cfn: dict[str, Any]) -> None:
@@ -197,6 +197,52 @@ def test_idempotency_table_has_powertools_schema(cfn: dict[str, Any]) -> None:
     assert props["KeySchema"] == [{"AttributeName": "id", "KeyType": "HASH"}]
     assert props["AttributeDefinitions"] == [{"AttributeName": "id", "AttributeType": "S"}]
     assert props["TimeToLiveSpecification"] == {"AttributeName": "expiration", "Enabled": True}
+
+
+def _resolve_conditions(value: Any, conditions: dict[str, bool]) -> Any:
+    """Fn::If and AWS::NoValue resolved as CloudFormation would, for the given condition values."""
+    if isinstance(value, dict):
+        if "Fn::If" in value:
+            name, when_true, when_false = value["Fn::If"]
+            return _resolve_conditions(when_true if conditions[name] else when_false, conditions)
+        resolved = {k: _resolve_conditions(v, conditions) for k, v in value.items()}
+        return {k: v for k, v in resolved.items() if v != {"Ref": "AWS::NoValue"}}
+    if isinstance(value, list):
+        return [_resolve_conditions(v, conditions) for v in value]
+    return value
+
+
+@pytest.mark.parametrize("switch", ["On", "Off"])
+def test_snapstart_switch(deploy_bin: Path, tmp_path: Path, switch: str) -> None:
+    """Both values of the SnapStart parameter, as the default, through the transform and cfn-lint;
+    API Gateway invokes the `live` alias (snapshots exist only for published versions)."""
+    text = (ROOT / "template.yaml").read_text()
+    block = text[text.index("  SnapStart:\n    Type: String") :]
+    assert 'Default: "Off"' in block.split("\n\n")[0], "SnapStart is off unless turned on"
+    variant = tmp_path / "template.yaml"
+    variant.write_text(text.replace(block, block.replace('Default: "Off"', f'Default: "{switch}"', 1)))
+    cfn = _transform(deploy_bin, variant)
+    lint = _cfn_lint(deploy_bin, cfn, tmp_path)
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+
+    assert cfn["Parameters"]["SnapStart"]["Default"] == switch
+    assert cfn["Conditions"]["SnapStartOn"] == {"Fn::Equals": [{"Ref": "SnapStart"}, "On"]}
+    props = _resolve_conditions(cfn["Resources"][FUNCTION]["Properties"], {"SnapStartOn": switch == "On"})
+    if switch == "On":
+        assert props["SnapStart"] == {"ApplyOn": "PublishedVersions"}
+    else:
+        assert "SnapStart" not in props
+    (alias_name, alias), = _resources(cfn, "AWS::Lambda::Alias").items()
+    assert alias["Properties"]["Name"] == "live"
+    assert alias["Properties"]["FunctionName"] == {"Ref": FUNCTION}
+    (version_name,) = _resources(cfn, "AWS::Lambda::Version")
+    assert alias["Properties"]["FunctionVersion"] == {"Fn::GetAtt": [version_name, "Version"]}
+    (api,) = _resources(cfn, "AWS::ApiGatewayV2::Api").values()
+    for path in ROUTES:
+        uri = api["Properties"]["Body"]["paths"][path]["post"]["x-amazon-apigateway-integration"]["uri"]
+        assert "${" + alias_name + "}" in uri["Fn::Sub"], uri
+    for permission in _resources(cfn, "AWS::Lambda::Permission").values():
+        assert permission["Properties"]["FunctionName"] == {"Ref": alias_name}
 
 
 def test_log_group_has_retention(cfn: dict[str, Any]) -> None:
