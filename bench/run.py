@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import artifact
+from bench import artifact, lambda_runtime
 from bench.aws import CountingMoto, by_operation
 from bench.common import BOT_TOKEN, SIGNING_SECRET, median, percentile, ratio, target_env
 from bolt_app.local import slack_requests as sr
@@ -347,6 +347,57 @@ def warm(config: Config, log: Any) -> dict[str, Any]:
     return summary
 
 
+# -- the artifact under Lambda's runtime client ---------------------------------------------
+
+ARTIFACT_CASES = ("tokens_dm", "deployed_dm", "restored_dm")
+
+
+def artifact_cold(config: Config, built: Path, log: Any) -> dict[str, Any]:
+    """Cold starts of the built function under awslambdaric on python3.13 (bench/lambda_runtime.py): env
+    tokens, the deployed configuration, and a SnapStart environment of it (the DM after the restore)."""
+    python = artifact.find_python313()
+    if python is None:
+        return {"status": "skipped: no python3.13"}
+    runtime = lambda_runtime.runtime_dir(RESULTS / "cache")
+    runs: dict[str, list[dict[str, Any]]] = {case: [] for case in ARTIFACT_CASES}
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-ric-") as tmp,
+        FakeSlack(bot_token=BOT_TOKEN, latency=config.latency).serve() as fake,
+        CountingMoto() as aws,
+    ):
+        aws.provision(BOT_TOKEN, SIGNING_SECRET)
+        envs = {
+            "tokens_dm": {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET},
+            "deployed_dm": aws.env(),
+            "restored_dm": {**aws.env(), "AWS_LAMBDA_INITIALIZATION_TYPE": "snap-start"},
+        }
+        for i in range(config.cold_runs + 1):
+            for case in ARTIFACT_CASES[i % 3 :] + ARTIFACT_CASES[: i % 3]:
+                fake.reset()
+                aws.reset()
+                env = {**envs[case], "SLACK_API_URL": fake.api_url, "POWERTOOLS_SERVICE_NAME": "slack-bot"}
+                run = lambda_runtime.cold_start(built, runtime, env, [_signed_dm()], log=Path(tmp) / f"{case}.log")
+                if run["statuses"] != [200] or [c.method for c in fake.calls] != ["chat.postMessage"]:
+                    raise RuntimeError(f"{case}: the function did not answer the DM: {run}")
+                run["aws_calls"] = by_operation(aws.calls)
+                if i:  # the first round warms the page cache
+                    runs[case].append(run)
+            if i:
+                log(f"  artifact cold start {i}/{config.cold_runs}")
+    summary: dict[str, Any] = {"status": "measured", "python": python, "runs": config.cold_runs}
+    for case, case_runs in runs.items():
+        summary[case] = {
+            "wall_ms": round(median([r["wall_s"] for r in case_runs]) * 1000, 1),
+            "wall_spread": _spread([r["wall_s"] for r in case_runs]),
+            "init_ms": round(median([r["init_s"] for r in case_runs]) * 1000, 1),
+            "first_invoke_ms": round(median([r["first_invoke_s"] for r in case_runs]) * 1000, 1),
+            "first_invoke_spread": _spread([r["first_invoke_s"] for r in case_runs]),
+            "peak_rss_mb": round(median([r["peak_rss_mb"] or 0 for r in case_runs]), 1),
+            "aws_calls": case_runs[0]["aws_calls"],
+        }
+    return summary
+
+
 # -- report -------------------------------------------------------------------------------
 
 
@@ -441,6 +492,24 @@ def render(result: dict[str, Any]) -> str:
             )
         else:
             lines.append(f"  built function                 {a['built_status']}")
+    ac = result.get("artifact_cold")
+    if ac and ac.get("status") == "measured":
+        lines += [
+            "",
+            f"Built function under awslambdaric ({ac['python']}), fake Runtime API; median of {ac['runs']}, "
+            "process start to response posted",
+            f"{'':24}{'wall':>9}{'(p25-p75)':>14}{'init':>9}{'1st invoke':>11}{'maxrss':>9}",
+        ]
+        names = {"tokens_dm": "DM, env tokens", "deployed_dm": "DM, deployed", "restored_dm": "DM, SnapStart restore"}
+        for case, name in names.items():
+            d = ac[case]
+            lines.append(
+                f"{name:24}{d['wall_ms']:>6.0f} ms{d['wall_spread']['p25_ms']:>7.0f}-{d['wall_spread']['p75_ms']:<6.0f}"
+                f"{d['init_ms']:>6.0f} ms{d['first_invoke_ms']:>8.1f} ms{d['peak_rss_mb']:>6.1f} MB"
+            )
+        lines.append("  (SnapStart: init includes the before-snapshot hooks; its 1st invoke is what a restore costs)")
+    elif ac:
+        lines += ["", f"Built function under awslambdaric: {ac['status']}"]
     return "\n".join(lines)
 
 
@@ -492,6 +561,10 @@ def main(argv: list[str] | None = None) -> int:
     if config.artifact:
         log("artifact…")
         result["artifact"] = artifact.measure(REPO, RESULTS / "cache", config.artifact_dir)
+        built = result["artifact"]["built"]
+        if built:
+            log("artifact cold start under awslambdaric…")
+            result["artifact_cold"] = artifact_cold(config, Path(built["path"]), log)
     result["duration_s"] = round(time.perf_counter() - started, 1)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=2) + "\n")
