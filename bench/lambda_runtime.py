@@ -255,9 +255,10 @@ class LambdaEnvironment:
         }
         log = self._log_path.open("wb") if self._log_path else subprocess.DEVNULL
         self.started_at = time.perf_counter()
-        # -s: no user site, as on Lambda. cwd is the task root, as on Lambda.
+        # -S: no site-packages at all (a venv's python3.13 would otherwise lend the function whatever
+        # the artifact lacks); the path is the artifact and the runtime directory alone. cwd: the task root.
         self.process = subprocess.Popen(
-            [self._python, "-s", "-m", "awslambdaric", self._handler],
+            [self._python, "-S", "-m", "awslambdaric", self._handler],
             env=env,
             cwd=self._artifact,
             stdout=log,
