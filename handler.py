@@ -39,6 +39,8 @@ class _Bot:
     """The per-container state, built once; retried on the next request if configuration failed."""
 
     def __init__(self) -> None:
+        # Kept for the SnapStart hooks, which sign their synthetic requests with it.
+        self.settings: Settings | None = None
         self.lambda_adapter: SlackRequestHandler | None = None
         self.gateway: SlackGateway | None = None
         self.load()
@@ -52,6 +54,7 @@ class _Bot:
             # One line naming what is missing; each request then gets a clear 500, not a crash loop.
             logger.error(f"configuration error: {error}")
             return False
+        self.settings = settings
         self.lambda_adapter = SlackRequestHandler(create_app(settings))
         self.gateway = SlackGateway(settings, logger)
         return True

@@ -64,7 +64,6 @@ class SnapStartHooks:
         import ssl
 
         from bolt_app import aws_clients
-        from bolt_app.config import Settings
         from bolt_app.exactly_once import InMemoryExactlyOnce
         from bolt_app.request_guard import ReplayCache
 
@@ -75,8 +74,8 @@ class SnapStartHooks:
             aws_clients.client("dynamodb")
         if os.environ.get("SLACK_SECRET_ARN"):
             aws_clients.client("secretsmanager")
-        # The tokens as init read them: the secret read at init is cached, so this is no second call.
-        signing_secret = Settings.from_env().signing_secret
+        # The credentials init read (no second read of the secret).
+        signing_secret = self.bot.settings.signing_secret
         gateway = self.bot.gateway
         store = gateway.exactly_once
         gateway.exactly_once = InMemoryExactlyOnce()  # thrown away: no record survives the snapshot
