@@ -104,8 +104,9 @@ build-SlackBotFunction:
 BENCH_PYTHON ?= $(or $(PYTHON313),$(PYTHON))
 BENCH_VENV ?= $(if $(PYTHON313),.venv-py313,$(VENV))
 
+# The dev requirements: the deployed configuration's rows run moto's server (bench/aws.py).
 bench:
-	$(MAKE) --no-print-directory $(BENCH_VENV)/bin/.local-deps PYTHON=$(BENCH_PYTHON) VENV=$(BENCH_VENV)
+	$(MAKE) --no-print-directory $(BENCH_VENV)/bin/.dev-deps PYTHON=$(BENCH_PYTHON) VENV=$(BENCH_VENV)
 	$(BENCH_VENV)/bin/python -m bench $(ARGS)
 
 clean:

@@ -29,6 +29,7 @@ from bolt_app.gateway import INTERNAL_ERROR, NOT_CONFIGURED, SlackGateway, bolt_
 from bolt_app.lazy_listeners import LazyWorkFailed, handle_self_invocation, is_self_invocation
 from bolt_app.observability import log_libraries_as_json, metrics
 from bolt_app.request_guard import HttpResponse
+from bolt_app.snapstart import register_snapstart_hooks
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or "slack-bot")
 # Bolt's, slack_sdk's and botocore's lines too: every line the function prints is one JSON object.
@@ -41,6 +42,8 @@ class _Bot:
     """The per-container state, built once; retried on the next request if configuration failed."""
 
     def __init__(self) -> None:
+        # Kept for the SnapStart hooks, which sign their synthetic requests with it.
+        self.settings: Settings | None = None
         self.lambda_adapter: SlackRequestHandler | None = None
         self.gateway: SlackGateway | None = None
         self.load()
@@ -54,6 +57,7 @@ class _Bot:
             # One line naming what is missing; each request then gets a clear 500, not a crash loop.
             logger.error(f"configuration error: {error}")
             return False
+        self.settings = settings
         self.lambda_adapter = SlackRequestHandler(create_app(settings))
         self.gateway = SlackGateway(settings, logger)
         return True
@@ -130,3 +134,7 @@ def __getattr__(name: str) -> Any:
         globals()["asgi_handler"] = entry
         return entry
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+# SnapStart (template parameter SnapStart=On): prime before the snapshot, refresh after a restore.
+snapstart_hooks = register_snapstart_hooks(bot, handler)

@@ -4,6 +4,11 @@ Run by bench.cold as `python bench/cold_child.py TARGET EVENT_JSON RESULT_JSON`,
 root on PYTHONPATH. It imports nothing of the benchmark (or of anything the target does not import
 itself) before the target, so the process measures the target alone: what Lambda's INIT phase plus
 the first invocation would do. TARGET is `handler` or `floor_app`.
+
+EVENT_JSON holds one event, or a list of events handled one after the other (each timed). With
+BENCH_SNAPSTART=1 the process runs the SnapStart runtime hooks after the import, as Lambda's runtime
+client does (`snapshot_restore_py`'s registry: before-snapshot hooks in reverse order of registration,
+then after-restore hooks in order), so that its first event is what a restored snapshot's costs.
 """
 
 import json
@@ -34,6 +39,19 @@ class _Context:
         return 30_000
 
 
+def peak_rss_kb() -> int | None:
+    """VmHWM: this process's own peak RSS. ru_maxrss would not do: Linux carries the parent's high-water
+    mark across fork and exec, so every child of a big benchmark process would report the parent's."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
 def main() -> None:
     target, event_path, result_path = sys.argv[1:4]
     with open(event_path) as f:
@@ -45,14 +63,35 @@ def main() -> None:
         __import__(name)
     module = __import__(target)
     t1 = time.perf_counter()
-    response = module.handler(event, _Context())
-    t2 = time.perf_counter()
+    hooks = {}
+    if os.environ.get("BENCH_SNAPSTART") == "1":
+        from snapshot_restore_py import get_after_restore, get_before_snapshot
+
+        before = get_before_snapshot()
+        while before:  # awslambdaric's order: the last registered runs first
+            func, args, kwargs = before.pop()
+            func(*args, **kwargs)
+        t_snap = time.perf_counter()
+        for func, args, kwargs in get_after_restore():
+            func(*args, **kwargs)
+        hooks = {"before_snapshot_s": t_snap - t1, "after_restore_s": time.perf_counter() - t_snap}
+    events = event if isinstance(event, list) else [event]
+    event_s, statuses = [], []
+    for one in events:
+        start = time.perf_counter()
+        response = module.handler(one, _Context())
+        event_s.append(time.perf_counter() - start)
+        statuses.append(response.get("statusCode"))
     with open(result_path, "w") as f:
         json.dump(
             {
                 "import_s": t1 - t0,
-                "first_event_s": t2 - t1,
-                "status": response.get("statusCode"),
+                "first_event_s": event_s[0],
+                "event_s": event_s,
+                "statuses": statuses,
+                **hooks,
+                "status": statuses[0],
+                "peak_rss_kb": peak_rss_kb(),
                 "modules_loaded": len(sys.modules),
                 "watched_loaded": [m for m in WATCHED if type(sys.modules.get(m)).__name__ == "module"],
             },

@@ -24,7 +24,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import artifact
+from bench import artifact, lambda_runtime
+from bench.aws import CountingMoto, by_operation
 from bench.common import BOT_TOKEN, SIGNING_SECRET, median, percentile, ratio, target_env
 from bolt_app.local import slack_requests as sr
 from bolt_app.local.fake_aws import FakeLambda
@@ -34,14 +35,20 @@ REPO = Path(__file__).resolve().parents[1]
 BENCH_DIR = REPO / "bench"
 RESULTS = BENCH_DIR / "results"
 BOT, FLOOR = "handler", "floor_app"
+# The deployed configuration (template.yaml): tokens from Secrets Manager, records in DynamoDB (moto).
+DEPLOYED_DM, DEPLOYED_TEST, RESTORED = "deployed_dm", "deployed_test", "restored_dm"
 # The /stack-status ack on a cold container: the bot's answer plus its lazy self-invocation (Lambda
 # Invoke, on a local fake): the one plain-path cold start that pays for boto3 and the Lambda client.
 LAZY_ACK = "handler /stack-status"
 COLD_TARGETS: dict[str, tuple[str, str]] = {
     BOT: ("handler", ""),
     FLOOR: ("floor_app", ""),
+    DEPLOYED_DM: ("handler", ""),
+    DEPLOYED_TEST: ("handler", ""),
+    RESTORED: ("handler", ""),
     LAZY_ACK: ("handler", ""),
 }
+DEPLOYED = (DEPLOYED_DM, DEPLOYED_TEST, RESTORED)
 COLD_CHILD = BENCH_DIR / "cold_child.py"
 KINDS = ("dm", "command", "click")
 
@@ -64,9 +71,13 @@ QUICK = Config(cold_runs=5, importtime_runs=1, warm_events=500, warm_runs=1)
 # -- cold start ---------------------------------------------------------------------------
 
 
-def _child_env(api_url: str, preload: str = "") -> dict[str, str]:
+def _child_env(api_url: str, preload: str = "", aws: CountingMoto | None = None) -> dict[str, str]:
     env = target_env(api_url)
     env["BENCH_PRELOAD"] = preload
+    if aws is not None:
+        # The tokens come from the secret alone, as on Lambda.
+        env = {k: v for k, v in env.items() if k not in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET")}
+        env.update(aws.env())
     # The repository root for `handler`; bench/ (the child's own directory) is sys.path[0] for `floor_app`.
     env["PYTHONPATH"] = str(REPO)
     return env
@@ -86,29 +97,51 @@ def _lazy_ack_env(fake_lambda: FakeLambda) -> dict[str, str]:
     }
 
 
+def _signed_test_command(fake: FakeSlack) -> dict[str, Any]:
+    body = sr.form_body(sr.slash_command("/test", response_url=fake.new_response_url(kind="command")))
+    return sr.signed_event(SIGNING_SECRET, body)
+
+
+def _cold_event(label: str, fake: FakeSlack) -> Any:
+    if label == DEPLOYED_TEST:
+        return _signed_test_command(fake)
+    if label == LAZY_ACK:
+        command = sr.slash_command("/stack-status", response_url=fake.new_response_url())
+        return sr.signed_event(SIGNING_SECRET, sr.form_body(command))
+    if label == RESTORED:
+        # The restored snapshot's first DM, then a second one: the warm figure of the same process.
+        return [_signed_dm(), _signed_dm()]
+    return _signed_dm()
+
+
 def cold_once(
     label: str,
     fake: FakeSlack,
     workdir: Path,
     extra_args: tuple[str, ...] = (),
+    aws: CountingMoto | None = None,
     fake_lambda: FakeLambda | None = None,
 ) -> dict[str, Any]:
-    """One fresh interpreter: import the target, handle one signed DM (or /stack-status). Wall time and rusage."""
+    """One fresh interpreter: import the target, handle one signed event. Wall time and rusage seen from here."""
     target, preload = COLD_TARGETS[label]
     event_file, result_file, stderr_file = (
         workdir / f"{label.replace(' /', '-')}.{n}" for n in ("event.json", "result.json", "err")
     )
-    env = _child_env(fake.api_url, preload)
+    fake.reset()
+    event_file.write_text(json.dumps(_cold_event(label, fake)))
+    result_file.unlink(missing_ok=True)
+    deployed = aws if label in DEPLOYED else None
+    if deployed is not None:
+        deployed.reset()
+    env = _child_env(fake.api_url, preload, deployed)
+    if label == RESTORED:
+        # What Lambda sets in a SnapStart environment (handler.py registers the hooks on it), and the
+        # child's cue to run them between the import and the first event, as the runtime client does.
+        env.update(AWS_LAMBDA_INITIALIZATION_TYPE="snap-start", BENCH_SNAPSTART="1")
     if label == LAZY_ACK:
         assert fake_lambda is not None
         fake_lambda.reset()
         env.update(_lazy_ack_env(fake_lambda))
-        command = sr.slash_command("/stack-status", response_url=fake.new_response_url())
-        event_file.write_text(json.dumps(sr.signed_event(SIGNING_SECRET, sr.form_body(command))))
-    else:
-        event_file.write_text(json.dumps(_signed_dm()))
-    result_file.unlink(missing_ok=True)
-    fake.reset()
     with stderr_file.open("w") as stderr:
         start = time.perf_counter()
         process = subprocess.Popen(
@@ -133,11 +166,15 @@ def cold_once(
         "wall_s": wall,
         "import_s": child["import_s"],
         "first_event_s": child["first_event_s"],
+        "event_s": child["event_s"],
+        "hooks_s": {k: child[k] for k in ("before_snapshot_s", "after_restore_s") if k in child},
         "status": child["status"],
+        "statuses": child["statuses"],
+        "aws_calls": list(deployed.calls) if deployed is not None else [],
         "modules_loaded": child["modules_loaded"],
         "watched_loaded": child["watched_loaded"],
-        # ru_maxrss is in KiB on Linux.
-        "peak_rss_mb": usage.ru_maxrss / 1024,
+        # KiB on Linux; the child's own VmHWM where /proc has it (ru_maxrss includes the parent's, see the child).
+        "peak_rss_mb": (child.get("peak_rss_kb") or usage.ru_maxrss) / 1024,
         "slack_calls": calls,
         "stderr": stderr_file.read_text() if extra_args else "",
     }
@@ -193,35 +230,47 @@ def importtime_summary(runs: list[list[tuple[str, int, int, int]]], label: str, 
     }
 
 
+def _spread(values: list[float]) -> dict[str, float]:
+    """Median with the interquartile range (nearest rank), in ms: the spread a reader can trust."""
+    ms = [v * 1000 for v in values]
+    return {"p25_ms": round(percentile(ms, 25), 1), "p75_ms": round(percentile(ms, 75), 1)}
+
+
 def cold(config: Config, log: Any) -> dict[str, Any]:
-    labels = [BOT, FLOOR, LAZY_ACK]
+    labels = [BOT, FLOOR, DEPLOYED_DM, DEPLOYED_TEST, RESTORED, LAZY_ACK]
+    profiled = [BOT, FLOOR, DEPLOYED_DM]
     results: dict[str, list[dict[str, Any]]] = {label: [] for label in labels}
-    importtime_rows: dict[str, list[Any]] = {label: [] for label in labels}
+    importtime_rows: dict[str, list[Any]] = {label: [] for label in profiled}
     with (
         tempfile.TemporaryDirectory(prefix="bench-cold-") as tmp,
         FakeSlack(bot_token=BOT_TOKEN, latency=config.latency).serve() as fake,
+        CountingMoto() as aws,
         FakeLambda().serve() as fake_lambda,
     ):
+        aws.provision(BOT_TOKEN, SIGNING_SECRET)
         workdir = Path(tmp)
         # One discarded round each: the page cache and the fake Slack's first connection.
         for label in labels:
-            cold_once(label, fake, workdir, fake_lambda=fake_lambda)
+            cold_once(label, fake, workdir, aws=aws, fake_lambda=fake_lambda)
         for i in range(config.cold_runs):
             # Rotate who goes first, so a slow spell of the machine is shared out evenly.
             for label in labels[i % len(labels) :] + labels[: i % len(labels)]:
-                results[label].append(cold_once(label, fake, workdir, fake_lambda=fake_lambda))
+                results[label].append(cold_once(label, fake, workdir, aws=aws, fake_lambda=fake_lambda))
             log(f"  cold start {i + 1}/{config.cold_runs}")
         for _ in range(config.importtime_runs):
-            for label in labels:
-                run = cold_once(label, fake, workdir, ("-X", "importtime"), fake_lambda)
+            for label in profiled:
+                run = cold_once(label, fake, workdir, ("-X", "importtime"), aws=aws, fake_lambda=fake_lambda)
                 importtime_rows[label].append(parse_importtime(run["stderr"]))
     summary: dict[str, Any] = {"runs": config.cold_runs, "latency_s": config.latency}
     for target, runs in results.items():
         calls = [tuple(r["slack_calls"]) for r in runs]
+        aws_calls = [tuple(sorted(r["aws_calls"])) for r in runs]
         summary[target] = {
             "wall_ms": round(median([r["wall_s"] for r in runs]) * 1000, 1),
+            "wall_spread": _spread([r["wall_s"] for r in runs]),
             "import_ms": round(median([r["import_s"] for r in runs]) * 1000, 1),
             "first_event_ms": round(median([r["first_event_s"] for r in runs]) * 1000, 1),
+            "first_event_spread": _spread([r["first_event_s"] for r in runs]),
             "peak_rss_mb": round(median([r["peak_rss_mb"] for r in runs]), 1),
             "modules_loaded": int(median([r["modules_loaded"] for r in runs])),
             "watched_loaded": runs[0]["watched_loaded"],
@@ -229,17 +278,39 @@ def cold(config: Config, log: Any) -> dict[str, Any]:
             "slack_call_methods": list(calls[0]),
             # Every run must make the same calls; anything else is a finding in itself.
             "slack_calls_consistent": len(set(calls)) == 1,
-            "statuses": sorted({r["status"] for r in runs}),
+            "aws_calls": by_operation(aws_calls[0]),
+            "aws_calls_consistent": len(set(aws_calls)) == 1,
+            "statuses": sorted({s for r in runs for s in r["statuses"]}),
             "wall_ms_all": [round(r["wall_s"] * 1000, 1) for r in runs],
-            "importtime": importtime_summary(importtime_rows[target], target),
         }
-    bot, floor = summary[BOT], summary[FLOOR]
+        if target in importtime_rows:
+            summary[target]["importtime"] = importtime_summary(importtime_rows[target], target)
+    restored = results[RESTORED]
+    summary[RESTORED].update(
+        {
+            # The first event after the hooks, against the second (warm) event of the same process.
+            "warm_event_ms": round(median([r["event_s"][1] for r in restored]) * 1000, 1),
+            "warm_event_spread": _spread([r["event_s"][1] for r in restored]),
+            "before_snapshot_ms": round(median([r["hooks_s"]["before_snapshot_s"] for r in restored]) * 1000, 1),
+            "after_restore_ms": round(median([r["hooks_s"]["after_restore_s"] for r in restored]) * 1000, 1),
+        }
+    )
+    bot, floor, deployed = summary[BOT], summary[FLOOR], summary[DEPLOYED_DM]
     summary["ratio"] = {
         "wall": ratio(bot["wall_ms"], floor["wall_ms"]),
         "peak_rss": ratio(bot["peak_rss_mb"], floor["peak_rss_mb"]),
         "import": ratio(bot["import_ms"], floor["import_ms"]),
         "stack_status_ack_wall": ratio(summary[LAZY_ACK]["wall_ms"], floor["wall_ms"]),
+        "deployed_wall": ratio(deployed["wall_ms"], floor["wall_ms"]),
+        "deployed_import": ratio(deployed["import_ms"], floor["import_ms"]),
+        "deployed_peak_rss": ratio(deployed["peak_rss_mb"], floor["peak_rss_mb"]),
+        "restored_first_event_to_warm": ratio(summary[RESTORED]["first_event_ms"], summary[RESTORED]["warm_event_ms"]),
     }
+    # The same per-run ratio, paired within a round: its spread says how much the median ratio can be trusted.
+    paired = [d["wall_s"] / f["wall_s"] for d, f in zip(results[DEPLOYED_DM], results[FLOOR], strict=True)]
+    summary["ratio"]["deployed_wall_paired_p25_p50_p75"] = [
+        round(percentile(paired, 25), 3), round(median(paired), 3), round(percentile(paired, 75), 3)
+    ]  # fmt: skip
     return summary
 
 
@@ -309,6 +380,57 @@ def warm(config: Config, log: Any) -> dict[str, Any]:
     return summary
 
 
+# -- the artifact under Lambda's runtime client ---------------------------------------------
+
+ARTIFACT_CASES = ("tokens_dm", "deployed_dm", "restored_dm")
+
+
+def artifact_cold(config: Config, built: Path, log: Any) -> dict[str, Any]:
+    """Cold starts of the built function under awslambdaric on python3.13 (bench/lambda_runtime.py): env
+    tokens, the deployed configuration, and a SnapStart environment of it (the DM after the restore)."""
+    python = artifact.find_python313()
+    if python is None:
+        return {"status": "skipped: no python3.13"}
+    runtime = lambda_runtime.runtime_dir(RESULTS / "cache")
+    runs: dict[str, list[dict[str, Any]]] = {case: [] for case in ARTIFACT_CASES}
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-ric-") as tmp,
+        FakeSlack(bot_token=BOT_TOKEN, latency=config.latency).serve() as fake,
+        CountingMoto() as aws,
+    ):
+        aws.provision(BOT_TOKEN, SIGNING_SECRET)
+        envs = {
+            "tokens_dm": {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET},
+            "deployed_dm": aws.env(),
+            "restored_dm": {**aws.env(), "AWS_LAMBDA_INITIALIZATION_TYPE": "snap-start"},
+        }
+        for i in range(config.cold_runs + 1):
+            for case in ARTIFACT_CASES[i % 3 :] + ARTIFACT_CASES[: i % 3]:
+                fake.reset()
+                aws.reset()
+                env = {**envs[case], "SLACK_API_URL": fake.api_url, "POWERTOOLS_SERVICE_NAME": "slack-bot"}
+                run = lambda_runtime.cold_start(built, runtime, env, [_signed_dm()], log=Path(tmp) / f"{case}.log")
+                if run["statuses"] != [200] or [c.method for c in fake.calls] != ["chat.postMessage"]:
+                    raise RuntimeError(f"{case}: the function did not answer the DM: {run}")
+                run["aws_calls"] = by_operation(aws.calls)
+                if i:  # the first round warms the page cache
+                    runs[case].append(run)
+            if i:
+                log(f"  artifact cold start {i}/{config.cold_runs}")
+    summary: dict[str, Any] = {"status": "measured", "python": python, "runs": config.cold_runs}
+    for case, case_runs in runs.items():
+        summary[case] = {
+            "wall_ms": round(median([r["wall_s"] for r in case_runs]) * 1000, 1),
+            "wall_spread": _spread([r["wall_s"] for r in case_runs]),
+            "init_ms": round(median([r["init_s"] for r in case_runs]) * 1000, 1),
+            "first_invoke_ms": round(median([r["first_invoke_s"] for r in case_runs]) * 1000, 1),
+            "first_invoke_spread": _spread([r["first_invoke_s"] for r in case_runs]),
+            "peak_rss_mb": round(median([r["peak_rss_mb"] or 0 for r in case_runs]), 1),
+            "aws_calls": case_runs[0]["aws_calls"],
+        }
+    return summary
+
+
 # -- report -------------------------------------------------------------------------------
 
 
@@ -346,6 +468,26 @@ def render(result: dict[str, Any]) -> str:
                 f"   (import {s['import_ms']:.0f} ms, first event {s['first_event_ms']:.0f} ms; calls: "
                 f"{', '.join(s['slack_call_methods']) or 'none'})"
             )
+        lines += ["", "Deployed configuration (secret in Secrets Manager, records in DynamoDB; moto on loopback):"]
+        lines.append(f"{'':24}{'wall':>9}{'(p25-p75)':>14}{'import':>9}{'1st event':>10}{'maxrss':>9}  calls")
+        for label, name in ((DEPLOYED_DM, "deployed DM"), (DEPLOYED_TEST, "deployed /test"), (FLOOR, "floor DM")):
+            d = c[label]
+            aws_calls = ", ".join(f"{op.split('.')[1]}×{n}" for op, n in d["aws_calls"].items()) or "no AWS"
+            lines.append(
+                f"{name:24}{d['wall_ms']:>6.0f} ms{d['wall_spread']['p25_ms']:>7.0f}-{d['wall_spread']['p75_ms']:<6.0f}"
+                f"{d['import_ms']:>6.0f} ms{d['first_event_ms']:>7.0f} ms{d['peak_rss_mb']:>6.1f} MB  "
+                f"Slack: {', '.join(d['slack_call_methods']) or 'none'}; AWS: {aws_calls}"
+            )
+        paired = c["ratio"]["deployed_wall_paired_p25_p50_p75"]
+        lines.append(f"  deployed DM / floor, wall: {_r(c['ratio']['deployed_wall'])} (paired runs p25/p50/p75: "
+                     f"{' / '.join(f'{x:.2f}' for x in paired)})")  # fmt: skip
+        r = c[RESTORED]
+        lines.append(
+            f"{'restored (SnapStart)':24}first DM {r['first_event_ms']:.1f} ms "
+            f"(p25-p75 {r['first_event_spread']['p25_ms']:.1f}-{r['first_event_spread']['p75_ms']:.1f}), "
+            f"warm DM {r['warm_event_ms']:.1f} ms, ratio {_r(c['ratio']['restored_first_event_to_warm'])}; "
+            f"hooks: before snapshot {r['before_snapshot_ms']:.0f} ms, after restore {r['after_restore_ms']:.0f} ms"
+        )
         lines += [
             "",
             f"Import time by package, self ms (median of {b['importtime']['runs']} -X importtime runs):",
@@ -355,6 +497,11 @@ def render(result: dict[str, Any]) -> str:
             lines.append(f"  {p['name']:34}{p['self_ms']:>8.1f}   (floor {fp.get(p['name'], 0.0):.1f})")
         lines += ["  heaviest subpackages (bot): " + ", ".join(
             f"{p['name']} {p['self_ms']:.0f}" for p in b["importtime"]["by_subpackage"][:8]
+        )]  # fmt: skip
+        dp = c[DEPLOYED_DM]["importtime"]
+        lines += [f"  deployed DM: import {dp['import_ms']:.0f} ms, imported during the first event "
+                  f"{dp['imported_during_first_event_ms']:.0f} ms; heaviest packages: " + ", ".join(
+            f"{p['name']} {p['self_ms']:.0f}" for p in dp["by_package"][:8]
         ), ""]  # fmt: skip
     w = result.get("warm")
     if w:
@@ -385,6 +532,24 @@ def render(result: dict[str, Any]) -> str:
             )
         else:
             lines.append(f"  built function                 {a['built_status']}")
+    ac = result.get("artifact_cold")
+    if ac and ac.get("status") == "measured":
+        lines += [
+            "",
+            f"Built function under awslambdaric ({ac['python']}), fake Runtime API; median of {ac['runs']}, "
+            "process start to response posted",
+            f"{'':24}{'wall':>9}{'(p25-p75)':>14}{'init':>9}{'1st invoke':>11}{'maxrss':>9}",
+        ]
+        names = {"tokens_dm": "DM, env tokens", "deployed_dm": "DM, deployed", "restored_dm": "DM, SnapStart restore"}
+        for case, name in names.items():
+            d = ac[case]
+            lines.append(
+                f"{name:24}{d['wall_ms']:>6.0f} ms{d['wall_spread']['p25_ms']:>7.0f}-{d['wall_spread']['p75_ms']:<6.0f}"
+                f"{d['init_ms']:>6.0f} ms{d['first_invoke_ms']:>8.1f} ms{d['peak_rss_mb']:>6.1f} MB"
+            )
+        lines.append("  (SnapStart: init includes the before-snapshot hooks; its 1st invoke is what a restore costs)")
+    elif ac:
+        lines += ["", f"Built function under awslambdaric: {ac['status']}"]
     return "\n".join(lines)
 
 
@@ -436,6 +601,10 @@ def main(argv: list[str] | None = None) -> int:
     if config.artifact:
         log("artifact…")
         result["artifact"] = artifact.measure(REPO, RESULTS / "cache", config.artifact_dir)
+        built = result["artifact"]["built"]
+        if built:
+            log("artifact cold start under awslambdaric…")
+            result["artifact_cold"] = artifact_cold(config, Path(built["path"]), log)
     result["duration_s"] = round(time.perf_counter() - started, 1)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=2) + "\n")

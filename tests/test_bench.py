@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from bench import artifact
+from bench.aws import operation_of
 from bench.run import parse_importtime
 
 REPO = Path(__file__).resolve().parents[1]
@@ -55,6 +56,44 @@ def test_stack_status_ack_cold_path_answers_and_self_invokes_once(results):
     assert "boto3" in lazy["watched_loaded"]
 
 
+def test_deployed_cold_paths_make_the_minimum_aws_calls(results):
+    """Counted at moto's server: the secret once per container, and for a DM one idempotency record
+    written and completed; /test is answered in-band with no record (slash commands have no event_id)."""
+    cold = results["cold"]
+    dm, command = cold["deployed_dm"], cold["deployed_test"]
+    assert dm["aws_calls"] == {"dynamodb.PutItem": 1, "dynamodb.UpdateItem": 1, "secretsmanager.GetSecretValue": 1}
+    assert dm["slack_call_methods"] == ["chat.postMessage"]
+    assert command["aws_calls"] == {"secretsmanager.GetSecretValue": 1}
+    assert command["slack_call_methods"] == []
+    for row in (dm, command):
+        assert row["statuses"] == [200]
+        assert row["aws_calls_consistent"] and row["slack_calls_consistent"]
+    # The floor and the plain bot configure no AWS service.
+    assert cold["floor_app"]["aws_calls"] == {} and cold["handler"]["aws_calls"] == {}
+    assert cold["ratio"]["deployed_wall"] is not None
+
+
+def test_restored_row_primes_without_network_calls(results):
+    """Two DMs after the SnapStart hooks: every AWS and Slack call is theirs (and init's secret read),
+    so the hooks made none; both answered."""
+    restored = results["cold"]["restored_dm"]
+    assert restored["statuses"] == [200]
+    assert restored["aws_calls"] == {
+        "dynamodb.PutItem": 2,
+        "dynamodb.UpdateItem": 2,
+        "secretsmanager.GetSecretValue": 1,
+    }
+    assert restored["slack_call_methods"] == ["chat.postMessage", "chat.postMessage"]
+    assert restored["first_event_ms"] > 0 and restored["warm_event_ms"] > 0
+    assert restored["before_snapshot_ms"] > 0
+
+
+def test_aws_operations_are_read_from_the_json_protocol_target():
+    assert operation_of({"HTTP_X_AMZ_TARGET": "DynamoDB_20120810.PutItem"}) == "dynamodb.PutItem"
+    assert operation_of({"HTTP_X_AMZ_TARGET": "secretsmanager.GetSecretValue"}) == "secretsmanager.GetSecretValue"
+    assert operation_of({"PATH_INFO": "/moto-api/reset"}) is None
+
+
 def test_cold_path_imports_nothing_that_lambda_must_not(results):
     assert not NEVER_ON_THE_LAMBDA_PATH & set(results["cold"]["handler"]["watched_loaded"])
     # boto3 stays a stand-in (bolt_app/aws_lambda.py) without Secrets Manager or DynamoDB configured,
@@ -69,6 +108,9 @@ def test_results_have_every_figure_with_its_floor_and_ratio(results):
         for key in ("wall_ms", "import_ms", "first_event_ms", "peak_rss_mb", "slack_calls", "importtime"):
             assert key in cold[label]
         assert cold[label]["importtime"]["by_package"]
+    assert cold["deployed_dm"]["importtime"]["by_package"]
+    # The child's own peak RSS (VmHWM), not the benchmark parent's carried over by fork and exec.
+    assert cold["handler"]["peak_rss_mb"] < 80
     assert set(cold["ratio"]) >= {"wall", "peak_rss", "import"}
 
     warm = results["warm"]

@@ -6,13 +6,11 @@ account is needed: the commands get a dummy region and credentials and never cal
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
 import shutil
 import subprocess
-import sys
 import tomllib
 import zipfile
 from collections.abc import Iterator
@@ -22,6 +20,10 @@ from typing import Any
 import pytest
 
 from bench.artifact import find_python313
+from bench.lambda_runtime import LambdaEnvironment, runtime_dir
+from bolt_app.local import slack_requests as sr
+from bolt_app.local.fake_slack import FakeSlack
+from tests.conftest import BOT_TOKEN, SIGNING_SECRET
 
 ROOT = Path(__file__).resolve().parents[1]
 FUNCTION = "SlackBotFunction"
@@ -232,6 +234,9 @@ def test_lazy_invocations_that_fail_are_kept_in_a_queue(cfn: dict[str, Any]) -> 
     (config,) = _resources(cfn, "AWS::Lambda::EventInvokeConfig").values()
     props = config["Properties"]
     assert props["FunctionName"] == {"Ref": FUNCTION}
+    # On the alias API Gateway invokes, which is what the self-invocation targets too
+    # (context.invoked_function_arn carries the alias): the retries and the queue apply to lazy work.
+    assert props["Qualifier"] == "live"
     assert props["MaximumRetryAttempts"] == 2
     # No older than the response_url it would answer (Slack: 30 minutes).
     assert props["MaximumEventAgeInSeconds"] == 1800
@@ -252,7 +257,9 @@ def test_secret_is_built_from_noecho_parameters(cfn: dict[str, Any]) -> None:
     filled = template_string.replace("${SlackBotToken}", "xoxb-1").replace("${SlackSigningSecret}", "abc")
     assert json.loads(filled) == {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "abc"}
     # Parameters only where a user would really change something.
-    assert set(params) == {"SlackBotToken", "SlackSigningSecret", "LogLevel", "LogRetentionInDays", "AlarmEmail"}
+    assert set(params) == {
+        "SlackBotToken", "SlackSigningSecret", "LogLevel", "LogRetentionInDays", "AlarmEmail", "SnapStart"
+    }
 
 
 def test_idempotency_table_has_powertools_schema(cfn: dict[str, Any]) -> None:
@@ -262,6 +269,52 @@ def test_idempotency_table_has_powertools_schema(cfn: dict[str, Any]) -> None:
     assert props["KeySchema"] == [{"AttributeName": "id", "KeyType": "HASH"}]
     assert props["AttributeDefinitions"] == [{"AttributeName": "id", "AttributeType": "S"}]
     assert props["TimeToLiveSpecification"] == {"AttributeName": "expiration", "Enabled": True}
+
+
+def _resolve_conditions(value: Any, conditions: dict[str, bool]) -> Any:
+    """Fn::If and AWS::NoValue resolved as CloudFormation would, for the given condition values."""
+    if isinstance(value, dict):
+        if "Fn::If" in value:
+            name, when_true, when_false = value["Fn::If"]
+            return _resolve_conditions(when_true if conditions[name] else when_false, conditions)
+        resolved = {k: _resolve_conditions(v, conditions) for k, v in value.items()}
+        return {k: v for k, v in resolved.items() if v != {"Ref": "AWS::NoValue"}}
+    if isinstance(value, list):
+        return [_resolve_conditions(v, conditions) for v in value]
+    return value
+
+
+@pytest.mark.parametrize("switch", ["On", "Off"])
+def test_snapstart_switch(deploy_bin: Path, tmp_path: Path, switch: str) -> None:
+    """Both values of the SnapStart parameter, as the default, through the transform and cfn-lint;
+    API Gateway invokes the `live` alias (snapshots exist only for published versions)."""
+    text = (ROOT / "template.yaml").read_text()
+    block = text[text.index("  SnapStart:\n    Type: String") :]
+    assert 'Default: "Off"' in block.split("\n\n")[0], "SnapStart is off unless turned on"
+    variant = tmp_path / "template.yaml"
+    variant.write_text(text.replace(block, block.replace('Default: "Off"', f'Default: "{switch}"', 1)))
+    cfn = _transform(deploy_bin, variant)
+    lint = _cfn_lint(deploy_bin, cfn, tmp_path)
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+
+    assert cfn["Parameters"]["SnapStart"]["Default"] == switch
+    assert cfn["Conditions"]["SnapStartOn"] == {"Fn::Equals": [{"Ref": "SnapStart"}, "On"]}
+    props = _resolve_conditions(cfn["Resources"][FUNCTION]["Properties"], {"SnapStartOn": switch == "On"})
+    if switch == "On":
+        assert props["SnapStart"] == {"ApplyOn": "PublishedVersions"}
+    else:
+        assert "SnapStart" not in props
+    (alias_name, alias), = _resources(cfn, "AWS::Lambda::Alias").items()
+    assert alias["Properties"]["Name"] == "live"
+    assert alias["Properties"]["FunctionName"] == {"Ref": FUNCTION}
+    (version_name,) = _resources(cfn, "AWS::Lambda::Version")
+    assert alias["Properties"]["FunctionVersion"] == {"Fn::GetAtt": [version_name, "Version"]}
+    (api,) = _resources(cfn, "AWS::ApiGatewayV2::Api").values()
+    for path in ROUTES:
+        uri = api["Properties"]["Body"]["paths"][path]["post"]["x-amazon-apigateway-integration"]["uri"]
+        assert "${" + alias_name + "}" in uri["Fn::Sub"], uri
+    for permission in _resources(cfn, "AWS::Lambda::Permission").values():
+        assert permission["Properties"]["FunctionName"] == {"Ref": alias_name}
 
 
 def test_log_group_has_retention(cfn: dict[str, Any]) -> None:
@@ -578,41 +631,97 @@ def test_artifact_size(artifact: Path, tmp_path: Path) -> None:
     assert unzipped < 250 * 2**20 and zipped < 50 * 2**20
 
 
-def _runtime_provided_dir(tmp_path: Path) -> Path:
-    """What the Lambda python3.13 runtime adds to the path: boto3 and its dependencies (pure Python)."""
-    runtime = tmp_path / "runtime"
-    runtime.mkdir()
-    for name in ("boto3", "botocore", "s3transfer", "dateutil", "urllib3", "six", "jmespath"):
-        spec = importlib.util.find_spec(name)
-        if spec is None or spec.origin is None:
-            pytest.fail(f"{name} is missing from the dev environment (requirements-local.txt has boto3)")
-        origin = Path(spec.origin)
-        source = origin.parent if origin.name == "__init__.py" else origin
-        (runtime / source.name).symlink_to(source, target_is_directory=source.is_dir())
-    return runtime
+# -- the artifact under Lambda's Runtime Interface Client ----------------------------------
 
 
-def test_cold_process_answers_a_dm_within_the_memory_size(artifact: Path, cfn: dict[str, Any], tmp_path: Path) -> None:
-    out = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "tools" / "measure_cold_start.py"),
-            "--artifact",
-            str(artifact),
-            "--python",
-            _python313(),
-            "--boto3-path",
-            str(_runtime_provided_dir(tmp_path)),
-            "--runs",
-            "1",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert out.returncode == 0, out.stdout + out.stderr
-    figures = json.loads(out.stdout.strip().splitlines()[-1])
+@pytest.fixture(scope="module")
+def lambda_runtime() -> Path:
+    """awslambdaric and boto3 for python3.13, as Lambda's runtime has them (installed once, then cached)."""
+    _python313()
+    return runtime_dir(ROOT / "bench" / "results" / "cache")
+
+
+def _run_lambda(artifact: Path, runtime: Path, tmp_path: Path, env: dict[str, str], handler: str = "handler.handler"):
+    return LambdaEnvironment(artifact, runtime, env, handler=handler, python=_python313(), log=tmp_path / "log")
+
+
+def _token_env(slack: FakeSlack) -> dict[str, str]:
+    return {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET, "SLACK_API_URL": slack.api_url}
+
+
+def test_runtime_client_runs_handler_for_a_dm_and_a_url_verification(
+    artifact: Path, lambda_runtime: Path, cfn: dict[str, Any], slack: FakeSlack, tmp_path: Path
+) -> None:
+    with _run_lambda(artifact, lambda_runtime, tmp_path, _token_env(slack)) as function:
+        challenge = function.invoke(sr.signed_event(SIGNING_SECRET, sr.json_body(sr.url_verification("c-123"))))
+        dm = function.invoke(sr.signed_event(SIGNING_SECRET, sr.json_body(sr.event_callback(sr.dm_message("hi")))))
+        peak_rss_mb = function.peak_rss_mb()
+        assert function.api.init_error is None, function.output()
+    assert challenge.outcome == "response" and challenge.body["statusCode"] == 200
+    assert "c-123" in challenge.body["body"]
+    assert dm.outcome == "response" and dm.body["statusCode"] == 200
+    [call] = slack.calls_to("chat.postMessage")
+    assert call.args["text"] == "Echo: hi"
     memory_size = cfn["Resources"][FUNCTION]["Properties"]["MemorySize"]
-    # Headroom for the runtime itself and the AWS clients; MemorySize is chosen for CPU, not RSS.
-    assert figures["peak_rss_mb_max"] * 2 < memory_size, figures
+    # Headroom for the AWS clients; MemorySize is chosen for CPU, not RSS.
+    assert peak_rss_mb is not None and peak_rss_mb * 2 < memory_size
+
+
+def test_runtime_client_runs_asgi_handler_for_an_alb_event(
+    artifact: Path, lambda_runtime: Path, slack: FakeSlack, tmp_path: Path
+) -> None:
+    event = sr.signed_event(SIGNING_SECRET, sr.json_body(sr.event_callback(sr.dm_message("via alb"))), shape="alb")
+    with _run_lambda(artifact, lambda_runtime, tmp_path, _token_env(slack), "handler.asgi_handler") as function:
+        answer = function.invoke(event)
+    assert answer.outcome == "response", function.output()
+    assert answer.body["statusCode"] == 200 and answer.body["isBase64Encoded"] is False
+    [call] = slack.calls_to("chat.postMessage")
+    assert call.args["text"] == "Echo: via alb"
+
+
+def test_runtime_client_without_configuration_inits_and_answers_500(
+    artifact: Path, lambda_runtime: Path, slack: FakeSlack, tmp_path: Path
+) -> None:
+    """No tokens: init succeeds (a crash there would only make Lambda retry init on every request), each
+    request gets a clear 500 from the function, and one log line names what is missing."""
+    event = sr.signed_event(SIGNING_SECRET, sr.json_body(sr.event_callback(sr.dm_message("nobody home"))))
+    with _run_lambda(artifact, lambda_runtime, tmp_path, {"SLACK_API_URL": slack.api_url}) as function:
+        answer = function.invoke(event)
+        output = function.output()
+    assert function.api.init_error is None
+    assert answer.outcome == "response" and answer.body["statusCode"] == 500
+    assert "SLACK_BOT_TOKEN is not set" in output
+    assert slack.calls == []
+
+
+def test_runtime_client_reports_a_broken_entry_point_as_an_init_error(
+    artifact: Path, lambda_runtime: Path, slack: FakeSlack, tmp_path: Path
+) -> None:
+    with _run_lambda(artifact, lambda_runtime, tmp_path, _token_env(slack), "handler.no_such_entry") as function:
+        error = function.api.wait_init_error(timeout=60)
+        assert function.process is not None and function.process.wait(timeout=30) != 0
+    assert error is not None, function.output()
+    assert error["type"] == "Runtime.HandlerNotFound"
+    assert error["errorType"] == "Runtime.HandlerNotFound"
+    assert function.api.first_next_at is None  # never asked for an event
+
+
+def test_runtime_client_snapstart_restores_and_answers_with_no_call_from_the_hooks(
+    artifact: Path, lambda_runtime: Path, slack: FakeSlack, tmp_path: Path
+) -> None:
+    """The deployed configuration in a SnapStart environment: the runtime client runs the before-snapshot
+    hooks, waits on /restore/next, runs the after-restore hooks; every AWS and Slack call is init's or the DM's."""
+    from bench.aws import CountingMoto, by_operation
+
+    with CountingMoto() as aws:
+        aws.provision(BOT_TOKEN, SIGNING_SECRET)
+        env = {**aws.env(), "SLACK_API_URL": slack.api_url, "AWS_LAMBDA_INITIALIZATION_TYPE": "snap-start"}
+        event = sr.signed_event(SIGNING_SECRET, sr.json_body(sr.event_callback(sr.dm_message("restored"))))
+        with _run_lambda(artifact, lambda_runtime, tmp_path, env) as function:
+            answer = function.invoke(event)
+            output = function.output()
+        calls = by_operation(aws.calls)
+    assert function.api.restore_next_at is not None, output
+    assert answer.outcome == "response" and answer.body["statusCode"] == 200, output
+    assert calls == {"dynamodb.PutItem": 1, "dynamodb.UpdateItem": 1, "secretsmanager.GetSecretValue": 1}
+    assert [c.args["text"] for c in slack.calls_to("chat.postMessage")] == ["Echo: restored"]
