@@ -14,7 +14,7 @@ from bolt_app.config import Settings
 from bolt_app.lazy_listeners import SelfInvocationFailed
 from bolt_app.listeners import register_listeners
 from bolt_app.observability import Metric, count
-from bolt_app.slack_auth import rotating_token_client
+from bolt_app.slack_auth import RotatingTokenClientMiddleware
 from bolt_app.slack_retries import CALL_TIMEOUT_SECONDS, ResponseUrlFailed, retry_handlers
 
 
@@ -68,7 +68,7 @@ def create_app(settings: Settings, *, logger: logging.Logger | None = None) -> A
         # start, and reject a lazy self-invocation Lambda delivers after Slack's 5-minute window.
         request_verification_enabled=False,
     )
-    app.use(rotating_token_client(settings.credentials))
+    app.use(RotatingTokenClientMiddleware(settings.credentials))
     app.error(handle_listener_error)
     register_listeners(app, settings)
     return app

@@ -7,7 +7,8 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
-from slack_bolt import BoltContext, BoltResponse
+from slack_bolt import BoltRequest, BoltResponse
+from slack_bolt.middleware import Middleware
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web import SlackResponse
@@ -47,14 +48,21 @@ class RotatingTokenWebClient(WebClient):
         return copied
 
 
-def rotating_token_client(credentials: SlackCredentials) -> Callable[..., BoltResponse]:
-    """Bolt middleware: listeners get a RotatingTokenWebClient in place of Bolt's per-request client."""
+class RotatingTokenClientMiddleware(Middleware):
+    """Bolt middleware: listeners get a RotatingTokenWebClient in place of Bolt's per-request client.
 
-    def use_rotating_token_client(context: BoltContext, next_: Callable[[], BoltResponse]) -> BoltResponse:
-        client = context.client
+    A Middleware subclass rather than a function given to `app.use`: Bolt runs a plain function
+    through its keyword-argument injection, which inspects the function on every request (about a
+    tenth of the bot's own warm per-event time, measured with the benchmark's warm child)."""
+
+    def __init__(self, credentials: SlackCredentials) -> None:
+        self.credentials = credentials
+
+    def process(self, *, req: BoltRequest, resp: BoltResponse, next: Callable[[], BoltResponse]) -> BoltResponse:
+        context, client = req.context, req.context.client
         if client is not None:
             context["client"] = RotatingTokenWebClient(
-                credentials=credentials,
+                credentials=self.credentials,
                 token=client.token,
                 base_url=client.base_url,
                 timeout=client.timeout,
@@ -63,6 +71,4 @@ def rotating_token_client(credentials: SlackCredentials) -> Callable[..., BoltRe
                 logger=client.logger,
                 retry_handlers=client.retry_handlers,
             )
-        return next_()
-
-    return use_rotating_token_client
+        return next()
