@@ -28,7 +28,7 @@ from bolt_app import ConfigError, Settings, create_app
 from bolt_app.gateway import INTERNAL_ERROR, NOT_CONFIGURED, SlackGateway, bolt_response, lambda_response
 from bolt_app.lazy_listeners import LazyWorkFailed, handle_self_invocation, is_self_invocation
 from bolt_app.observability import log_libraries_as_json, metrics
-from bolt_app.request_guard import HttpResponse
+from bolt_app.request_guard import HttpResponse, SlackRequest
 from bolt_app.snapstart import register_snapstart_hooks
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or "slack-bot")
@@ -117,8 +117,8 @@ def _handle(event: Any, context: LambdaContext) -> HttpResponse:
     plain_event = {**event, "headers": dict(headers), "body": body, "isBase64Encoded": False}
     adapter = bot.lambda_adapter
 
-    def dispatch() -> HttpResponse:
-        result = adapter.handle(plain_event, context)
+    def dispatch(request: SlackRequest) -> HttpResponse:
+        result = adapter.handle_checked(plain_event, context, request.body)
         return bolt_response(result["statusCode"], result.get("body"), result.get("headers"))
 
     return bot.gateway.handle(method, headers, body, dispatch, context)

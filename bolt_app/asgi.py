@@ -15,7 +15,7 @@ from slack_bolt.adapter.asgi import SlackRequestHandler as BoltAsgiAdapter
 
 from bolt_app.gateway import NOT_CONFIGURED, SlackGateway, lambda_response
 from bolt_app.lazy_listeners import is_self_invocation, lambda_invocation
-from bolt_app.request_guard import HttpResponse
+from bolt_app.request_guard import HttpResponse, SlackRequest
 
 EVENTS_PATH = "/slack/events"
 
@@ -48,8 +48,9 @@ class GuardedAsgiApp:
         # every path it sends here is the Slack endpoint.
         bolt_scope = {**scope, "path": EVENTS_PATH}
 
-        def dispatch() -> HttpResponse:
-            # Runs in a worker thread (below), so Bolt's adapter gets an event loop of its own.
+        def dispatch(request: SlackRequest) -> HttpResponse:
+            # Runs in a worker thread (below), so Bolt's adapter gets an event loop of its own. Bolt's
+            # ASGI adapter reads the body again itself: the load balancer's path, not the hot one.
             return asyncio.run(_call_asgi(self.bolt, bolt_scope, raw_body))
 
         # On Lambda (Mangum) lazy listeners self-invoke the function this context names.

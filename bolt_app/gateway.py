@@ -35,7 +35,7 @@ class SlackGateway:
         method: str | None,
         headers: Mapping[str, str],
         body: str,
-        dispatch: Callable[[], HttpResponse],
+        dispatch: Callable[[SlackRequest], HttpResponse],
         lambda_context: Any = None,
     ) -> HttpResponse:
         """Answers one request; never raises."""
@@ -64,8 +64,15 @@ class SlackGateway:
             self.logger.remove_keys(list(correlation))
 
     def _process(
-        self, request: SlackRequest, dispatch: Callable[[], HttpResponse], lambda_context: Any, started: float
+        self,
+        request: SlackRequest,
+        dispatch: Callable[[SlackRequest], HttpResponse],
+        lambda_context: Any,
+        started: float,
     ) -> HttpResponse:
+        def process() -> HttpResponse:
+            return dispatch(request)
+
         try:
             with request_budget():
                 if request.event_id:
@@ -73,9 +80,9 @@ class SlackGateway:
                     # 3 s, so that attempt is near its end. Waiting on every retry, not just the
                     # last (X-Slack-Retry-Num 3), holds even if Slack's number or timing of retries differs.
                     wait = max(0.0, remaining_budget() - TAKE_OVER_RESERVE_SECONDS) if request.retry_num else 0.0
-                    outcome = self.exactly_once.run(request.event_id, dispatch, lambda_context, wait_seconds=wait)
+                    outcome = self.exactly_once.run(request.event_id, process, lambda_context, wait_seconds=wait)
                 else:
-                    outcome = Outcome(dispatch(), "processed")
+                    outcome = Outcome(process(), "processed")
         except Exception as error:
             # Bolt turns listener errors into 500 responses itself. What escapes its dispatch is
             # Bolt failing to read a payload of an unexpected shape (its matchers index into the

@@ -16,7 +16,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -60,6 +60,9 @@ class SlackRequest:
     trigger_id: str | None = None
     retry_num: int | None = None
     retry_reason: str | None = None
+    # The body as Bolt reads it (its `BoltRequest.body`): the JSON object, an interaction's
+    # `payload`, or a form's fields. Parsed once, here; Bolt is handed it instead of parsing again.
+    body: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def log_keys(self) -> dict[str, Any]:
         keys = {
@@ -125,11 +128,8 @@ class RequestGuard:
         if request.kind != "event" and self._replays.seen_before(lower["x-slack-signature"], time.time()):
             raise _reject(401, "replayed", "This request was already received.")
         retry_num = lower.get("x-slack-retry-num", "")
-        return SlackRequest(
-            kind=request.kind,
-            event_id=request.event_id,
-            event_type=request.event_type,
-            trigger_id=request.trigger_id,
+        return replace(
+            request,
             retry_num=int(retry_num) if retry_num.isdigit() else None,
             retry_reason=lower.get("x-slack-retry-reason") or None,
         )
@@ -176,7 +176,7 @@ def _parse_json_body(body: str) -> SlackRequest:
     if body_type == "url_verification":
         if not isinstance(payload.get("challenge"), str):
             raise _reject(400, "invalid_url_verification", "url_verification without a challenge.")
-        return SlackRequest(kind="url_verification")
+        return SlackRequest(kind="url_verification", body=payload)
     if body_type == "event_callback":
         event = payload.get("event")
         if not isinstance(event, dict) or not isinstance(event.get("type"), str):
@@ -184,7 +184,7 @@ def _parse_json_body(body: str) -> SlackRequest:
         event_id = payload.get("event_id")
         if not isinstance(event_id, str) or not event_id:
             raise _reject(400, "invalid_event", "event_callback without an event_id.")
-        return SlackRequest(kind="event", event_id=event_id, event_type=event["type"])
+        return SlackRequest(kind="event", event_id=event_id, event_type=event["type"], body=payload)
     # app_rate_limited and anything newer: nothing for this bot to do, and nothing to retry.
     raise _reject(200, "ignored_type", "")
 
@@ -202,11 +202,15 @@ def _parse_form_body(body: str) -> SlackRequest:
         if not isinstance(payload, dict) or not isinstance(payload.get("type"), str):
             raise _reject(400, "invalid_payload", "The payload field is not a Slack payload.")
         trigger_id = payload.get("trigger_id")
-        return SlackRequest(kind="interaction", trigger_id=trigger_id if isinstance(trigger_id, str) else None)
+        return SlackRequest(
+            kind="interaction", trigger_id=trigger_id if isinstance(trigger_id, str) else None, body=payload
+        )
+    # A field given twice counts with its last value, as Bolt reads forms.
+    fields = {name: values[-1] for name, values in form.items()}
     if "command" in form:
         if not form["command"][0].startswith("/"):
             raise _reject(400, "invalid_command", "The command field is not a slash command.")
-        return SlackRequest(kind="command", trigger_id=(form.get("trigger_id") or [None])[0])
+        return SlackRequest(kind="command", trigger_id=(form.get("trigger_id") or [None])[0], body=fields)
     if "ssl_check" in form:
-        return SlackRequest(kind="ssl_check")
+        return SlackRequest(kind="ssl_check", body=fields)
     raise _reject(400, "missing_payload", "A form body needs a payload or a command.")

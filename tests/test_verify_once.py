@@ -114,3 +114,38 @@ def test_local_http_server_rejects_and_runs_lazy_listeners_in_process(slack):
         assert status == 200 and json.loads(answer)["text"] == "Checking where this bot is deployed…"
         post = _wait_for(lambda: slack.response_posts)[0].payload
         assert post["replace_original"] is True and "not deployed on AWS" in post["text"]
+
+
+# -- parse once: Bolt reads the body the guard has parsed ----------------------------------------
+
+
+def test_the_lambda_path_parses_each_body_once(invoke, slack, monkeypatch):
+    """The guard parses the body (to validate it) and hands the result to Bolt, which would otherwise
+    parse the same bytes again: Bolt's own body parser is never called on `handler.handler`'s path."""
+    import slack_bolt.request.request as bolt_request
+
+    parsed_by_bolt: list[str] = []
+    real_parse_body = bolt_request.parse_body
+    monkeypatch.setattr(
+        bolt_request, "parse_body", lambda body, ct: parsed_by_bolt.append(body) or real_parse_body(body, ct)
+    )
+    command = sr.slash_command("/test", response_url=slack.new_response_url())
+    blocks = json.loads(invoke(sr.signed_event(SIGNING_SECRET, sr.form_body(command)))["body"])["blocks"]
+    click = sr.block_actions(sr.button_click(blocks, "dinner_pick_ler_ros"), response_url=slack.new_response_url())
+    dm = sr.json_body(sr.event_callback(sr.dm_message("parse me once")))
+
+    assert invoke(sr.signed_event(SIGNING_SECRET, sr.interactive_body(click)))["statusCode"] == 200
+    assert invoke(sr.signed_event(SIGNING_SECRET, dm))["statusCode"] == 200
+
+    assert parsed_by_bolt == []
+    assert [c.args["text"] for c in slack.calls_to("chat.postMessage")] == ["Echo: parse me once"]
+    assert len(slack.response_posts) == 1  # the pick was made from the guard's parse
+
+
+def test_a_command_whose_text_says_payload_is_still_a_command(invoke, slack):
+    # Bolt's own parser takes any form containing the word "payload" for an interaction and reads it
+    # as {} (no listener matches); the guard's parse looks at the field names.
+    response = invoke(sr.signed_event(SIGNING_SECRET, sr.form_body(sr.slash_command("/test", "payload", response_url=slack.new_response_url()))))
+
+    assert response["statusCode"] == 200
+    assert json.loads(response["body"])["blocks"]  # the dinner picker
