@@ -142,7 +142,9 @@ def test_message_text_is_not_logged_at_info(slack):
         _a_busy_day(container, slack)
     output = container.close()
 
-    assert "request handled" in output and "request rejected" in output
+    # The capture ran: rejections and the refused reply are logged at INFO and above (a routine
+    # answered request's "request handled" is DEBUG, so it is not here).
+    assert "request rejected" in output and "listener failed" in output
     assert "secret plans" not in output
     assert "plans.pdf" not in output
 
@@ -185,12 +187,13 @@ def test_correlation_keys_do_not_leak_into_the_next_request_of_a_long_lived_serv
     from bolt_app.request_guard import HttpResponse
 
     stream = io.StringIO()
-    logger = Logger(service="leak-test", logger_handler=logging.StreamHandler(stream))
+    # DEBUG: a routine answered request's "request handled" line is logged at DEBUG.
+    logger = Logger(service="leak-test", level="DEBUG", logger_handler=logging.StreamHandler(stream))
     gateway = SlackGateway(Settings(bot_token=BOT_TOKEN, signing_secret=SIGNING_SECRET), logger)
     command = sr.signed_event(SIGNING_SECRET, sr.form_body(sr.slash_command("/test", response_url="http://x/r")))
     event = sr.signed_event(SIGNING_SECRET, sr.json_body(sr.event_callback(sr.dm_message("hi"))))
     for request in (command, event):
-        gateway.handle("POST", request["headers"], request["body"], lambda: HttpResponse(200))
+        gateway.handle("POST", request["headers"], request["body"], lambda _request: HttpResponse(200))
 
     first, second = [json.loads(line) for line in stream.getvalue().splitlines() if '"request handled"' in line]
     assert first["trigger_id"] and "event_id" not in first

@@ -144,7 +144,8 @@ def test_after_restore_rereads_the_secret_only_when_the_snapshot_is_older_than_i
 
 
 def test_after_restore_reseeds_random_and_keeps_the_primed_clients(slack, aws):
-    container = SnapStartContainer(_deployed_env(slack, aws, **SNAPSTART_ENV))
+    # DEBUG: the "request handled" line of a routine answered DM is a DEBUG line.
+    container = SnapStartContainer(_deployed_env(slack, aws, POWERTOOLS_LOG_LEVEL="DEBUG", **SNAPSTART_ENV))
     try:
         snapshotted = container.command("SNAPSHOT")
         # Every environment restored from one snapshot would otherwise draw the same numbers.
