@@ -145,7 +145,8 @@ def test_the_lambda_path_parses_each_body_once(invoke, slack, monkeypatch):
 def test_a_command_whose_text_says_payload_is_still_a_command(invoke, slack):
     # Bolt's own parser takes any form containing the word "payload" for an interaction and reads it
     # as {} (no listener matches); the guard's parse looks at the field names.
-    response = invoke(sr.signed_event(SIGNING_SECRET, sr.form_body(sr.slash_command("/test", "payload", response_url=slack.new_response_url()))))
+    command = sr.slash_command("/test", "payload", response_url=slack.new_response_url())
+    response = invoke(sr.signed_event(SIGNING_SECRET, sr.form_body(command)))
 
     assert response["statusCode"] == 200
     assert json.loads(response["body"])["blocks"]  # the dinner picker
