@@ -59,14 +59,17 @@ def runtime_dir(cache: Path) -> Path:
     pins = [_pin(REPO / "requirements-dev.txt", "awslambdaric"), _pin(REPO / "requirements-local.txt", "boto3")]
     machine = platform.machine()
     platform_tag = f"manylinux2014_{'aarch64' if machine in ('aarch64', 'arm64') else machine}"
-    key = hashlib.sha256(" ".join([*pins, platform_tag]).encode()).hexdigest()[:12]
+    # Compiled to bytecode, as pip installs by default: we take Lambda's managed runtime to ship boto3's
+    # .pyc files (no AWS document says so either way). Without them boto3 and botocore would be compiled
+    # from source on every cold start: the deployed artifact row measured 699 ms instead of 399 ms.
+    key = hashlib.sha256(" ".join([*pins, platform_tag, "bytecode"]).encode()).hexdigest()[:12]
     target = cache / f"lambda-runtime-{key}"
     if (target / ".complete").exists():
         return target
     shutil.rmtree(target, ignore_errors=True)
     subprocess.run(
         [
-            sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check", "--no-compile",
+            sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check",
             "--target", str(target), "--platform", platform_tag, "--python-version", "3.13",
             "--implementation", "cp", "--only-binary=:all:", *pins,
         ],
