@@ -136,6 +136,21 @@ def idempotency_table(aws_endpoint: str) -> str:
     return name
 
 
+@pytest.fixture
+def slack_secret_arn(aws_endpoint: str) -> str:
+    """A Secrets Manager secret holding the test bot token and signing secret, as template.yaml makes it."""
+    import uuid
+
+    import boto3
+
+    client = boto3.client("secretsmanager", endpoint_url=aws_endpoint)
+    secret = client.create_secret(
+        Name=f"slack-bot-{uuid.uuid4().hex[:8]}",
+        SecretString=json.dumps({"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET}),
+    )
+    return secret["ARN"]
+
+
 def lambda_env(fake_slack: FakeSlack, **extra: str) -> dict[str, str]:
     """The environment of a Lambda container pointed at the fake Slack."""
     import os

@@ -8,7 +8,6 @@ Secrets Manager is moto's server; Secrets Manager calls go through a counting en
 from __future__ import annotations
 
 import json
-import uuid
 
 import pytest
 
@@ -28,18 +27,6 @@ def secrets_endpoint(aws_endpoint):
         yield endpoint
 
 
-@pytest.fixture
-def secret_arn(aws_endpoint) -> str:
-    import boto3
-
-    client = boto3.client("secretsmanager", endpoint_url=aws_endpoint)
-    secret = client.create_secret(
-        Name=f"slack-bot-{uuid.uuid4().hex[:8]}",
-        SecretString=json.dumps({"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET}),
-    )
-    return secret["ARN"]
-
-
 def _rotate(aws_endpoint: str, arn: str, *, token: str, signing_secret: str) -> None:
     import boto3
 
@@ -49,8 +36,8 @@ def _rotate(aws_endpoint: str, arn: str, *, token: str, signing_secret: str) -> 
 
 
 @pytest.fixture
-def container(slack, secret_arn, secrets_endpoint):
-    env = lambda_env(slack, SLACK_SECRET_ARN=secret_arn, AWS_ENDPOINT_URL_SECRETS_MANAGER=secrets_endpoint.url)
+def container(slack, slack_secret_arn, secrets_endpoint):
+    env = lambda_env(slack, SLACK_SECRET_ARN=slack_secret_arn, AWS_ENDPOINT_URL_SECRETS_MANAGER=secrets_endpoint.url)
     del env["SLACK_BOT_TOKEN"], env["SLACK_SIGNING_SECRET"]
     with Container(env) as started:
         yield started
@@ -61,12 +48,12 @@ def _dm(secret: str, text: str) -> dict:
 
 
 def test_rotated_secret_and_token_are_picked_up_by_the_next_request(
-    container, slack, secret_arn, aws_endpoint, secrets_endpoint
+    container, slack, slack_secret_arn, aws_endpoint, secrets_endpoint
 ):
     assert container.invoke(_dm(SIGNING_SECRET, "before"))["statusCode"] == 200
     assert secrets_endpoint.count(GET_SECRET) == 1  # read once, at start
 
-    _rotate(aws_endpoint, secret_arn, token=NEW_TOKEN, signing_secret=NEW_SECRET)
+    _rotate(aws_endpoint, slack_secret_arn, token=NEW_TOKEN, signing_secret=NEW_SECRET)
     slack.rotate_token(NEW_TOKEN)
     after = container.invoke(_dm(NEW_SECRET, "after"))
     later = container.invoke(_dm(NEW_SECRET, "later"))
@@ -83,11 +70,11 @@ def test_rotated_secret_and_token_are_picked_up_by_the_next_request(
 
 
 def test_rotated_token_alone_is_retried_once_with_the_new_token(
-    container, slack, secret_arn, aws_endpoint, secrets_endpoint
+    container, slack, slack_secret_arn, aws_endpoint, secrets_endpoint
 ):
     assert container.invoke(_dm(SIGNING_SECRET, "before"))["statusCode"] == 200
 
-    _rotate(aws_endpoint, secret_arn, token=NEW_TOKEN, signing_secret=SIGNING_SECRET)
+    _rotate(aws_endpoint, slack_secret_arn, token=NEW_TOKEN, signing_secret=SIGNING_SECRET)
     slack.rotate_token(NEW_TOKEN)
     response = container.invoke(_dm(SIGNING_SECRET, "after"))
 
@@ -124,7 +111,7 @@ def test_a_revoked_token_is_not_retried_endlessly(container, slack, secrets_endp
 
 
 def test_rereads_are_bounded_from_the_last_reread_not_from_start(
-    secret_arn, aws_endpoint, secrets_endpoint, monkeypatch
+    slack_secret_arn, aws_endpoint, secrets_endpoint, monkeypatch
 ):
     from bolt_app import aws_clients
     from bolt_app.config import REREAD_INTERVAL_SECONDS, SlackCredentials
@@ -132,14 +119,14 @@ def test_rereads_are_bounded_from_the_last_reread_not_from_start(
     monkeypatch.setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", secrets_endpoint.url)
     aws_clients.reset()
     now = [1000.0]
-    credentials = SlackCredentials(BOT_TOKEN, SIGNING_SECRET, secret_arn, clock=lambda: now[0])
+    credentials = SlackCredentials(BOT_TOKEN, SIGNING_SECRET, slack_secret_arn, clock=lambda: now[0])
     try:
         # Right after start: the first re-read is allowed at once (a rotation just after a cold start).
-        _rotate(aws_endpoint, secret_arn, token=NEW_TOKEN, signing_secret=NEW_SECRET)
+        _rotate(aws_endpoint, slack_secret_arn, token=NEW_TOKEN, signing_secret=NEW_SECRET)
         assert credentials.newer_signing_secret(SIGNING_SECRET) == NEW_SECRET
         assert credentials.bot_token == NEW_TOKEN
         # Rotated again half a minute later: not re-read until a minute after the last re-read.
-        _rotate(aws_endpoint, secret_arn, token=BOT_TOKEN, signing_secret="third-secret")
+        _rotate(aws_endpoint, slack_secret_arn, token=BOT_TOKEN, signing_secret="third-secret")
         now[0] += REREAD_INTERVAL_SECONDS / 2
         assert credentials.newer_signing_secret(NEW_SECRET) is None
         now[0] += REREAD_INTERVAL_SECONDS / 2

@@ -4,26 +4,11 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
-
-import pytest
 
 from bolt_app.local import slack_requests as sr
 from bolt_app.local.fake_slack import Fault
 from tests.conftest import BOT_TOKEN, SIGNING_SECRET, lambda_env
 from tests.containers import Container
-
-
-@pytest.fixture
-def slack_secret_arn(aws_endpoint) -> str:
-    import boto3
-
-    client = boto3.client("secretsmanager", endpoint_url=aws_endpoint)
-    secret = client.create_secret(
-        Name=f"slack-bot-{uuid.uuid4().hex[:8]}",
-        SecretString=json.dumps({"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET}),
-    )
-    return secret["ARN"]
 
 
 def _secret_env(slack, arn: str, **extra: str) -> dict[str, str]:
