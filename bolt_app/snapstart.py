@@ -16,7 +16,8 @@ bot (which the listener ignores, so no Web API call) handled under a throw-away 
 After a restore, what must not be shared by every environment restored from one snapshot is redone:
 `random`'s state (the retry jitter, and anything else drawing numbers), pooled connections (sockets
 opened at init, by the secret read, are not valid after a restore), and the tokens themselves when the
-snapshot is older than the secret's cache age (a rotated token must reach restored environments too).
+snapshot is older than SECRET_MAX_AGE_SECONDS (a rotated token must reach restored environments too; a younger
+snapshot picks a rotation up on demand, as any warm container does: config.SlackCredentials).
 """
 
 from __future__ import annotations
@@ -99,12 +100,7 @@ class SnapStartHooks:
         _drop_pooled_connections()
         age = time.time() - (self.snapshot_at or time.time())
         if age > SECRET_MAX_AGE_SECONDS and os.environ.get("SLACK_SECRET_ARN"):
-            # Rebuild the bot from a fresh read of the secret. Powertools' cache would serve the old
-            # value: its expiry was counted from a clock that kept running while the snapshot slept
-            # only if the restore happens past it, so it is emptied rather than trusted.
-            from aws_lambda_powertools.utilities import parameters
-
-            parameters.clear_caches()
+            # Rebuild the bot from a fresh read of the secret (config.py reads it uncached).
             self.bot.gateway = None
             self.bot.lambda_adapter = None
             self.bot.load()
