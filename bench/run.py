@@ -143,6 +143,7 @@ def cold_once(
         fake_lambda.reset()
         env.update(_lazy_ack_env(fake_lambda))
     with stderr_file.open("w") as stderr:
+        started_at = time.time()  # the clock the child stamps its first answer with
         start = time.perf_counter()
         process = subprocess.Popen(
             [sys.executable, *extra_args, str(COLD_CHILD), target, str(event_file), str(result_file)],
@@ -153,7 +154,7 @@ def cold_once(
         )
         # wait4, not wait: the child's own peak RSS, not the maximum over every child so far.
         _, status, usage = os.wait4(process.pid, 0)
-        wall = time.perf_counter() - start
+        process_s = time.perf_counter() - start
     process.returncode = os.waitstatus_to_exitcode(status)
     if process.returncode != 0 or not result_file.exists():
         tail = stderr_file.read_text()[-2000:]
@@ -163,7 +164,10 @@ def cold_once(
     if fake_lambda is not None and label == LAZY_ACK:
         calls += ["lambda:Invoke"] * len(fake_lambda.invocations)
     return {
-        "wall_s": wall,
+        # Process start to the first answer: what a cold start costs the user (Lambda keeps the environment
+        # afterwards). "process_s" also counts the interpreter's exit.
+        "wall_s": child["responded_at"] - started_at,
+        "process_s": process_s,
         "import_s": child["import_s"],
         "first_event_s": child["first_event_s"],
         "event_s": child["event_s"],
@@ -268,6 +272,7 @@ def cold(config: Config, log: Any) -> dict[str, Any]:
         summary[target] = {
             "wall_ms": round(median([r["wall_s"] for r in runs]) * 1000, 1),
             "wall_spread": _spread([r["wall_s"] for r in runs]),
+            "process_ms": round(median([r["process_s"] for r in runs]) * 1000, 1),
             "import_ms": round(median([r["import_s"] for r in runs]) * 1000, 1),
             "first_event_ms": round(median([r["first_event_s"] for r in runs]) * 1000, 1),
             "first_event_spread": _spread([r["first_event_s"] for r in runs]),
@@ -451,8 +456,9 @@ def render(result: dict[str, Any]) -> str:
             f"Cold start: fresh process, import + one signed DM, fake Slack at {c['latency_s'] * 1000:.0f} ms a call "
             f"(median of {c['runs']})",
             f"{'':24}{'bot':>12}{'floor':>12}{'ratio':>8}",
-            f"{'wall time':24}{b['wall_ms']:>9.0f} ms{f['wall_ms']:>9.0f} ms{_r(c['ratio']['wall']):>8}",
+            f"{'wall time, to the answer':24}{b['wall_ms']:>9.0f} ms{f['wall_ms']:>9.0f} ms{_r(c['ratio']['wall']):>8}",
             f"{'  import':24}{b['import_ms']:>9.0f} ms{f['import_ms']:>9.0f} ms{_r(c['ratio']['import']):>8}",
+            f"{'  process end (+ exit)':24}{b['process_ms']:>9.0f} ms{f['process_ms']:>9.0f} ms",
             f"{'  first event':24}{b['first_event_ms']:>9.0f} ms{f['first_event_ms']:>9.0f} ms",
             f"{'peak memory (maxrss)':24}{b['peak_rss_mb']:>9.1f} MB{f['peak_rss_mb']:>9.1f} MB"
             f"{_r(c['ratio']['peak_rss']):>8}",
@@ -469,13 +475,15 @@ def render(result: dict[str, Any]) -> str:
                 f"{', '.join(s['slack_call_methods']) or 'none'})"
             )
         lines += ["", "Deployed configuration (secret in Secrets Manager, records in DynamoDB; moto on loopback):"]
-        lines.append(f"{'':24}{'wall':>9}{'(p25-p75)':>14}{'import':>9}{'1st event':>10}{'maxrss':>9}  calls")
+        header = f"{'':24}{'wall':>9}{'(p25-p75)':>14}{'import':>9}{'1st event':>10}{'maxrss':>9}{'+exit':>8}"
+        lines.append(header + "  calls")
         for label, name in ((DEPLOYED_DM, "deployed DM"), (DEPLOYED_TEST, "deployed /test"), (FLOOR, "floor DM")):
             d = c[label]
             aws_calls = ", ".join(f"{op.split('.')[1]}×{n}" for op, n in d["aws_calls"].items()) or "no AWS"
             lines.append(
                 f"{name:24}{d['wall_ms']:>6.0f} ms{d['wall_spread']['p25_ms']:>7.0f}-{d['wall_spread']['p75_ms']:<6.0f}"
-                f"{d['import_ms']:>6.0f} ms{d['first_event_ms']:>7.0f} ms{d['peak_rss_mb']:>6.1f} MB  "
+                f"{d['import_ms']:>6.0f} ms{d['first_event_ms']:>7.0f} ms{d['peak_rss_mb']:>6.1f} MB"
+                f"{d['process_ms'] - d['wall_ms']:>5.0f} ms  "
                 f"Slack: {', '.join(d['slack_call_methods']) or 'none'}; AWS: {aws_calls}"
             )
         paired = c["ratio"]["deployed_wall_paired_p25_p50_p75"]
