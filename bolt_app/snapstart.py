@@ -31,8 +31,8 @@ from typing import Any
 
 # Lambda's reserved variable: "on-demand", "provisioned-concurrency" or "snap-start".
 INITIALIZATION_TYPE = "AWS_LAMBDA_INITIALIZATION_TYPE"
-# As long as config.py lets Powertools cache the secret (max_age): past it, a restored environment
-# reads the secret again rather than trust tokens as old as the snapshot.
+# Past this age a restored environment reads the secret again rather than trust tokens as old as the
+# snapshot (a younger one relies on the on-demand re-read of config.SlackCredentials).
 SECRET_MAX_AGE_SECONDS = 24 * 3600
 
 
