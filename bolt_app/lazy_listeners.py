@@ -186,6 +186,12 @@ def handle_self_invocation(
             "duration_ms": round((time.perf_counter() - started) * 1000, 1),
         },
     )
+    if outcome.status == "in_progress":
+        # Another delivery of the same event is running it (Lambda delivered it twice at once). Not a
+        # failure: that delivery posts the result, or fails and is retried by Lambda itself (a timeout
+        # is a function error too, and its record expires with that invocation's timeout). Raising
+        # here would count an error and, past Lambda's retries, put a spurious entry in the failure queue.
+        return HttpResponse(202, "Another delivery of this lazy invocation is running it.")
     if outcome.response.status >= 500:
         raise LazyWorkFailed(f"lazy listener {function_name} failed; Lambda retries it")
     return outcome.response
