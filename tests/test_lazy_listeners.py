@@ -160,6 +160,18 @@ def test_a_redelivery_to_another_container_posts_once(fresh_container, idempoten
     assert len(report_posts(slack)) == 1
 
 
+def test_a_lazy_command_whose_text_says_payload_still_runs(invoke, lambda_module, slack, stack, lambda_api):
+    # Bolt's own body parser takes any form body containing "payload" for an interaction and reads a
+    # command's fields as {}: the ack (parsed by the request guard) worked, the lazy run matched nothing.
+    fields = sr.slash_command("/stack-status", "payloads-api", response_url=slack.new_response_url())
+    assert invoke(signed(sr.form_body(fields)))["statusCode"] == 200
+
+    assert deliver(lambda_module, lambda_api.invocations[0].payload)["statusCode"] == 200
+
+    [post] = report_posts(slack)
+    assert "CREATE_COMPLETE" in json.dumps(post["blocks"])
+
+
 def test_a_late_delivery_still_runs(invoke, lambda_module, slack, stack, lambda_api):
     # The command was acked ten minutes ago; Lambda's queue delivers its self-invocation only now.
     # Over HTTP the same request is stale (401); as a self-invocation, authorised by IAM, it runs.
