@@ -44,7 +44,7 @@ from slack_bolt.lazy_listener import LazyListenerRunner
 from slack_bolt.util.utils import get_arg_names_of_callable
 
 from bolt_app.exactly_once import ExactlyOnce
-from bolt_app.request_guard import BOLT_LAZY_HEADERS, HttpResponse
+from bolt_app.request_guard import BOLT_LAZY_HEADERS, HttpResponse, Rejected, parse_body
 
 LAZY_ONLY_HEADER, LAZY_FUNCTION_HEADER = BOLT_LAZY_HEADERS
 _LAZY_ERROR = "lazy_listener_error"
@@ -162,8 +162,17 @@ def handle_self_invocation(
     key = "lazy:" + function_name + ":" + hashlib.sha256(signature.encode("utf-8")).hexdigest()[:32]
     started = time.perf_counter()
 
+    try:
+        parsed = parse_body(headers.get("content-type", ""), body).body
+    except Rejected as rejected:
+        logger.warning("self-invocation ignored: body not understood", extra={"reason": rejected.reason})
+        return HttpResponse(400, "Not a lazy listener event.")
+
     def process() -> HttpResponse:
-        request = BoltRequest(body=body, headers=headers)
+        # The body as the ack's request had it (the guard's parse), not Bolt's re-parse of it; then an
+        # HTTP request with its raw body, as bolt_app/aws_lambda.py's handle_checked builds it.
+        request = BoltRequest(body=dict(parsed), headers=headers, mode="socket_mode")
+        request.raw_body, request.mode = body, "http"
         request.context["aws_lambda_function_name"] = getattr(context, "function_name", None)
         request.context["aws_lambda_invoked_function_arn"] = getattr(context, "invoked_function_arn", None)
         response = app.dispatch(request)
@@ -186,6 +195,12 @@ def handle_self_invocation(
             "duration_ms": round((time.perf_counter() - started) * 1000, 1),
         },
     )
+    if outcome.status == "in_progress":
+        # Another delivery of the same event is running it (Lambda delivered it twice at once). Not a
+        # failure: that delivery posts the result, or fails and is retried by Lambda itself (a timeout
+        # is a function error too, and its record expires with that invocation's timeout). Raising
+        # here would count an error and, past Lambda's retries, put a spurious entry in the failure queue.
+        return HttpResponse(202, "Another delivery of this lazy invocation is running it.")
     if outcome.response.status >= 500:
         raise LazyWorkFailed(f"lazy listener {function_name} failed; Lambda retries it")
     return outcome.response

@@ -226,5 +226,7 @@ def test_a_first_delivery_that_finds_its_event_in_progress_does_not_wait(contain
     thread.join(timeout=10)
 
     assert response["statusCode"] == 503
-    assert took < 0.5
+    # A waiting duplicate would have waited out the first attempt (~1 s) and answered 200, not 503; the
+    # bound only has to stay under that, with room for a loaded CI machine's moto round trips.
+    assert took < 1.0
     assert _replies(slack) == ["Echo: concurrent"]
