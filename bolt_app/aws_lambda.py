@@ -22,7 +22,7 @@ import types
 from collections.abc import Mapping
 from typing import Any
 
-from slack_bolt import App, BoltRequest
+from slack_bolt import App
 
 
 class _ImportedOnUse(types.ModuleType):
@@ -50,7 +50,7 @@ _bolt_adapter = _import_bolt_adapter()
 
 from slack_bolt.adapter.aws_lambda.handler import to_aws_response  # noqa: E402
 
-from bolt_app.lazy_listeners import LambdaSelfInvoker  # noqa: E402
+from bolt_app.lazy_listeners import LambdaSelfInvoker, checked_bolt_request  # noqa: E402
 
 
 class SlackRequestHandler(_bolt_adapter.SlackRequestHandler):  # type: ignore[misc, name-defined]
@@ -65,11 +65,7 @@ class SlackRequestHandler(_bolt_adapter.SlackRequestHandler):  # type: ignore[mi
         """`handle()`'s POST branch for a request the request guard has verified and parsed: Bolt gets
         the guard's parsed body instead of parsing the raw one a second time (for an interaction's
         URL-encoded payload, the parse is most of the guard's per-request cost)."""
-        # Bolt's constructor parses a str body in "http" mode and takes a dict as it is in
-        # "socket_mode"; the request is then made an HTTP one with its raw body, as Bolt's own would be.
-        query = event.get("queryStringParameters") or {}
-        request = BoltRequest(body=dict(body), query=query, headers=event["headers"], mode="socket_mode")
-        request.raw_body, request.mode = event["body"], "http"
+        request = checked_bolt_request(body, event["body"], event["headers"], event.get("queryStringParameters"))
         request.context["aws_lambda_function_name"] = context.function_name
         request.context["aws_lambda_invoked_function_arn"] = context.invoked_function_arn
         request.context["lambda_request"] = event

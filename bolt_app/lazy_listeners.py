@@ -142,6 +142,18 @@ def self_invocation_event(request: BoltRequest) -> dict[str, Any]:
     return {"method": "NONE", "headers": headers, "body": request.raw_body, "isBase64Encoded": False}
 
 
+def checked_bolt_request(
+    parsed: Mapping[str, Any], raw_body: str, headers: Mapping[str, Any], query: Mapping[str, Any] | None = None
+) -> BoltRequest:
+    """A Bolt request for a body the request guard has parsed already, so that Bolt does not parse it again.
+
+    Bolt's constructor parses a str body in "http" mode and takes a dict as it is in "socket_mode"; the
+    request is then made an HTTP one with its raw body, as Bolt's own would be."""
+    request = BoltRequest(body=dict(parsed), query=dict(query or {}), headers=dict(headers), mode="socket_mode")
+    request.raw_body, request.mode = raw_body, "http"
+    return request
+
+
 def handle_self_invocation(
     app: App, exactly_once: ExactlyOnce, event: dict[str, Any], context: Any, logger: Any
 ) -> HttpResponse:
@@ -159,7 +171,6 @@ def handle_self_invocation(
         # Nothing a retry could fix: log and return, never raise.
         logger.warning("self-invocation ignored: not a lazy listener event")
         return HttpResponse(400, "Not a lazy listener event.")
-    key = "lazy:" + function_name + ":" + hashlib.sha256(signature.encode("utf-8")).hexdigest()[:32]
     started = time.perf_counter()
 
     try:
@@ -167,12 +178,16 @@ def handle_self_invocation(
     except Rejected as rejected:
         logger.warning("self-invocation ignored: body not understood", extra={"reason": rejected.reason})
         return HttpResponse(400, "Not a lazy listener event.")
+    # An event's lazy work is keyed on its event_id: Slack's retry of it (signed anew) may start the
+    # work a second time if the first ack's answer was lost. Commands and interactions, which Slack
+    # never retries, are keyed on their delivery's signature.
+    event_id = parsed.get("event_id")
+    delivery = event_id if isinstance(event_id, str) and event_id else signature
+    key = "lazy:" + function_name + ":" + hashlib.sha256(delivery.encode("utf-8")).hexdigest()[:32]
 
     def process() -> HttpResponse:
-        # The body as the ack's request had it (the guard's parse), not Bolt's re-parse of it; then an
-        # HTTP request with its raw body, as bolt_app/aws_lambda.py's handle_checked builds it.
-        request = BoltRequest(body=dict(parsed), headers=headers, mode="socket_mode")
-        request.raw_body, request.mode = body, "http"
+        # The body as the ack's request had it (the guard's parse), not Bolt's re-parse of it.
+        request = checked_bolt_request(parsed, body, headers)
         request.context["aws_lambda_function_name"] = getattr(context, "function_name", None)
         request.context["aws_lambda_invoked_function_arn"] = getattr(context, "invoked_function_arn", None)
         response = app.dispatch(request)

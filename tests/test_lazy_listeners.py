@@ -381,3 +381,39 @@ def test_bolt_does_not_verify_the_signature_a_second_time(lambda_module):
 
     app = lambda_module.bot.lambda_adapter.app
     assert not any(isinstance(m, RequestVerification) for m in app._middleware_list)
+
+
+def test_an_events_lazy_work_is_keyed_on_its_event_id_not_its_signature():
+    """Slack retries an event with a new signature (a new timestamp) when the ack's answer was lost:
+    lazy work started again by the retry must not run twice. Commands and interactions, which Slack
+    never retries, stay keyed on their signature."""
+    from slack_bolt import App
+    from slack_bolt.authorization import AuthorizeResult
+
+    from bolt_app.exactly_once import InMemoryExactlyOnce
+    from bolt_app.lazy_listeners import LambdaSelfInvoker, handle_self_invocation
+
+    runs: list[str] = []
+    app = App(
+        signing_secret="unused",
+        authorize=lambda enterprise_id, team_id: AuthorizeResult(enterprise_id=enterprise_id, team_id=team_id),
+        request_verification_enabled=False,
+        process_before_response=True,
+    )
+    app.listener_runner.lazy_listener_runner = LambdaSelfInvoker(app.logger)
+
+    def record(event: dict[str, Any]) -> None:
+        runs.append(event["text"])
+
+    app.event("message")(ack=lambda ack: ack(), lazy=[record])
+    body, content_type = sr.json_body(sr.event_callback(sr.dm_message("slow work")))
+    store = InMemoryExactlyOnce()
+    for retry_num, timestamp in ((None, int(time.time())), (1, int(time.time()) + 61)):
+        headers = sr.signed_headers("unused", body, content_type, timestamp)
+        if retry_num:
+            headers["x-slack-retry-num"] = str(retry_num)
+        request = BoltRequest(body=body, headers={**headers, "x-slack-bolt-lazy-function-name": "record"})
+        request.lazy_function_name = "record"
+        handle_self_invocation(app, store, self_invocation_event(request), sr.LambdaContext(), app.logger)
+
+    assert runs == ["slow work"]
