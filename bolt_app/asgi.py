@@ -1,7 +1,8 @@
-"""The bot as an ASGI app: Bolt's ASGI adapter behind the same gateway as the Lambda handler.
+"""The bot as an ASGI app, behind the same gateway as the Lambda handler.
 
 Served by Mangum as `handler.asgi_handler` for Application Load Balancer targets (and API
-Gateway events), and by uvicorn for the local HTTP mode.
+Gateway events), and by uvicorn for the local HTTP mode. Bolt gets the request guard's parse of
+the body (as on the Lambda path); Bolt's ASGI adapter answers only the lifespan protocol.
 """
 
 from __future__ import annotations
@@ -9,12 +10,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
+from urllib.parse import parse_qs
 
 from slack_bolt import App
 from slack_bolt.adapter.asgi import SlackRequestHandler as BoltAsgiAdapter
 
-from bolt_app.gateway import NOT_CONFIGURED, SlackGateway, lambda_response
-from bolt_app.lazy_listeners import is_self_invocation, lambda_invocation
+from bolt_app.gateway import NOT_CONFIGURED, SlackGateway, bolt_response, lambda_response
+from bolt_app.lazy_listeners import checked_bolt_request, is_self_invocation
 from bolt_app.request_guard import HttpResponse, SlackRequest
 
 EVENTS_PATH = "/slack/events"
@@ -25,10 +27,11 @@ Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 
 class GuardedAsgiApp:
-    """ASGI app: read the body, run the gateway, and let Bolt's ASGI adapter answer."""
+    """ASGI app: read the body, run the gateway, and let Bolt answer."""
 
     def __init__(self, app: App, gateway: SlackGateway) -> None:
-        self.bolt = BoltAsgiAdapter(app, path=EVENTS_PATH)
+        self.app = app
+        self.bolt = BoltAsgiAdapter(app, path=EVENTS_PATH)  # lifespan only
         self.gateway = gateway
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -46,18 +49,22 @@ class GuardedAsgiApp:
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope.get("headers", [])}
         # Routing is the load balancer's job (as it is API Gateway's for the Lambda adapter):
         # every path it sends here is the Slack endpoint.
-        bolt_scope = {**scope, "path": EVENTS_PATH}
+        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+        aws_context = scope.get("aws.context")
 
         def dispatch(request: SlackRequest) -> HttpResponse:
-            # Runs in a worker thread (below), so Bolt's adapter gets an event loop of its own. Bolt's
-            # ASGI adapter reads the body again itself: the load balancer's path, not the hot one.
-            return asyncio.run(_call_asgi(self.bolt, bolt_scope, raw_body))
+            bolt_request = checked_bolt_request(request.body, body, headers, query)
+            if aws_context is not None:
+                bolt_request.context["aws_lambda_function_name"] = getattr(aws_context, "function_name", None)
+                bolt_request.context["aws_lambda_invoked_function_arn"] = getattr(
+                    aws_context, "invoked_function_arn", None
+                )
+            answer = self.app.dispatch(bolt_request)
+            return bolt_response(answer.status, answer.body, answer.headers)
 
-        # On Lambda (Mangum) lazy listeners self-invoke the function this context names.
-        with lambda_invocation(scope.get("aws.context")):
-            response = await asyncio.to_thread(
-                self.gateway.handle, scope.get("method"), headers, body, dispatch, scope.get("aws.context")
-            )
+        response = await asyncio.to_thread(
+            self.gateway.handle, scope.get("method"), headers, body, dispatch, aws_context
+        )
         await _send(send, response)
 
 
@@ -71,31 +78,6 @@ async def _read_body(receive: Receive) -> bytes:
         if not message.get("more_body", False):
             break
     return bytes(chunks)
-
-
-async def _call_asgi(asgi_app: Any, scope: Scope, body: bytes) -> HttpResponse:
-    sent_body = False
-    status = 500
-    headers: dict[str, str] = {}
-    chunks = bytearray()
-
-    async def receive() -> dict[str, Any]:
-        nonlocal sent_body
-        if sent_body:
-            return {"type": "http.disconnect"}
-        sent_body = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    async def send(message: MutableMapping[str, Any]) -> None:
-        nonlocal status
-        if message["type"] == "http.response.start":
-            status = message["status"]
-            headers.update({k.decode("latin-1"): v.decode("latin-1") for k, v in message.get("headers", [])})
-        elif message["type"] == "http.response.body":
-            chunks.extend(message.get("body", b""))
-
-    await asgi_app(scope, receive, send)
-    return HttpResponse(status, chunks.decode("utf-8"), headers)
 
 
 async def _send(send: Send, response: HttpResponse) -> None:

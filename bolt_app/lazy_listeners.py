@@ -33,9 +33,7 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from slack_bolt import App, BoltRequest
@@ -49,10 +47,6 @@ from bolt_app.request_guard import BOLT_LAZY_HEADERS, HttpResponse, Rejected, pa
 LAZY_ONLY_HEADER, LAZY_FUNCTION_HEADER = BOLT_LAZY_HEADERS
 _LAZY_ERROR = "lazy_listener_error"
 
-# The invoked function's ARN for entry points whose Bolt adapter does not put it in the request
-# context (handler.asgi_handler: Bolt's ASGI adapter under Mangum).
-_invoked_function_arn: ContextVar[str | None] = ContextVar("invoked_function_arn", default=None)
-
 Deliver = Callable[[str, dict[str, Any]], None]
 
 
@@ -64,16 +58,6 @@ class LazyWorkFailed(RuntimeError):
     """A lazy listener failed without telling the user: raised to the Lambda runtime, so that
     Lambda retries the asynchronous invocation and, past its retries, sends it to the on-failure
     destination. (Every other failure is answered, never raised.)"""
-
-
-@contextmanager
-def lambda_invocation(context: Any) -> Iterator[None]:
-    """Lets lazy listeners started inside the block find the function to self-invoke."""
-    token = _invoked_function_arn.set(getattr(context, "invoked_function_arn", None))
-    try:
-        yield
-    finally:
-        _invoked_function_arn.reset(token)
 
 
 def is_self_invocation(event: Any) -> bool:
@@ -90,7 +74,9 @@ class LambdaSelfInvoker(LazyListenerRunner):
         self.deliver: Deliver = deliver or invoke_lambda_async
 
     def start(self, function: Callable[..., None], request: BoltRequest) -> None:
-        arn = request.context.get("aws_lambda_invoked_function_arn") or _invoked_function_arn.get()
+        # Every entry point puts the invoked function's ARN in the request context (aws_lambda.py's
+        # handle_checked, asgi.py's dispatch under Mangum); outside Lambda there is none.
+        arn = request.context.get("aws_lambda_invoked_function_arn")
         if not arn:
             raise SelfInvocationFailed("no Lambda context to self-invoke")
         event = self_invocation_event(request)

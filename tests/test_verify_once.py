@@ -142,11 +142,17 @@ def test_the_lambda_path_parses_each_body_once(invoke, slack, monkeypatch):
     assert len(slack.response_posts) == 1  # the pick was made from the guard's parse
 
 
-def test_a_command_whose_text_says_payload_is_still_a_command(invoke, slack):
+@pytest.mark.parametrize("entry_point", ["handler", "asgi_handler"])
+def test_a_command_whose_text_says_payload_is_still_a_command(lambda_module, slack, entry_point):
     # Bolt's own parser takes any form containing the word "payload" for an interaction and reads it
-    # as {} (no listener matches); the guard's parse looks at the field names.
+    # as {} (no listener matches); the guard's parse looks at the field names, on both entry points.
     command = sr.slash_command("/test", "payload", response_url=slack.new_response_url())
-    response = invoke(sr.signed_event(SIGNING_SECRET, sr.form_body(command)))
+    body, content_type = sr.form_body(command)
+    headers = sr.signed_headers(SIGNING_SECRET, body, content_type)
+    event = sr.alb_event(body, headers) if entry_point == "asgi_handler" else sr.signed_event(
+        SIGNING_SECRET, (body, content_type)
+    )
+    response = getattr(lambda_module, entry_point)(event, sr.LambdaContext())
 
     assert response["statusCode"] == 200
     assert json.loads(response["body"])["blocks"]  # the dinner picker
