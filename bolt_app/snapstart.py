@@ -75,6 +75,9 @@ class SnapStartHooks:
             aws_clients.client("dynamodb")
         if os.environ.get("SLACK_SECRET_ARN"):
             aws_clients.client("secretsmanager")
+        # A slow command's ack self-invokes the function (lazy_listeners.invoke_lambda_async): its client
+        # made now spares the first one after a restore the model load on Slack's 3-second path.
+        aws_clients.client("lambda")
         # The credentials init read (no second read of the secret).
         signing_secret = self.bot.settings.signing_secret
         gateway = self.bot.gateway

@@ -86,7 +86,7 @@ def test_before_snapshot_primes_the_whole_path_without_a_network_call(slack, aws
         state = container.command("SNAPSHOT")
         # The url_verification and the bot's own DM, both answered, through handler.handler.
         assert state["primed"] == [200, 200]
-        assert state["aws_clients"] == ["dynamodb", "secretsmanager"]
+        assert state["aws_clients"] == ["dynamodb", "lambda", "secretsmanager"]
         # No AWS call, no Slack call, no idempotency record, no replay-cache entry.
         assert by_operation(aws.calls) == {"secretsmanager.GetSecretValue": 1}
         assert slack.calls == [] and slack.response_posts == []
@@ -151,7 +151,7 @@ def test_after_restore_reseeds_random_and_keeps_the_primed_clients(slack, aws):
         # Every environment restored from one snapshot would otherwise draw the same numbers.
         restored = container.command("RESTORE 60")
         assert restored["random_state"] != snapshotted["random_state"]
-        assert restored["aws_clients"] == snapshotted["aws_clients"] == ["dynamodb", "secretsmanager"]
+        assert restored["aws_clients"] == snapshotted["aws_clients"] == ["dynamodb", "lambda", "secretsmanager"]
         container.invoke(_dm("first after restore"))
     finally:
         output = container.stop()
