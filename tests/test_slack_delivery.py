@@ -189,14 +189,13 @@ def test_last_retry_waits_for_the_running_attempt(containers, slack, idempotency
     while "chat.postMessage" not in slack.arrivals and time.monotonic() < deadline:
         time.sleep(0.01)
 
-    started = time.monotonic()
     last = containers[1].invoke(sr.signed_event(SIGNING_SECRET, body, retry_num=3))
-    waited = time.monotonic() - started
     thread.join(10)
     output = containers[1].close()
 
     assert first["r"]["statusCode"] == 200
     assert last["statusCode"] == 200  # the running attempt answered: a duplicate, not a 503
-    assert waited > 0.5  # it did wait for it
     assert _replies(slack) == ["Echo: last retry waits"]
+    # It waited for the running attempt (not a wall-clock bound, which a loaded CI machine would flake):
+    # RetriesAwaited is counted only when the store waited and then found the attempt answered.
     assert '"RetriesAwaited"' in output and '"DuplicatesSkipped"' in output
