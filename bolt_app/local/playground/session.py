@@ -229,14 +229,31 @@ class Playground:
 
     def _invoke(self, kind: str, body_and_type: tuple[str, str]) -> dict[str, Any]:
         event = sr.signed_event(self.signing_secret, body_and_type)
+        request = {"headers": event["headers"], "body": _parsed(*body_and_type)}
+
+        def raised(error: Exception) -> dict[str, Any]:
+            # What API Gateway does when the function raises: a 500, the trace in the logs.
+            logger.exception("the Lambda handler raised")
+            return {"statusCode": 500, "body": f"handler raised {type(error).__name__}: {error}"}
+
+        return self._run_logged(event, request, raised, kind=kind)
+
+    def _run_logged(
+        self,
+        event: dict[str, Any],
+        request: dict[str, Any],
+        raised: Callable[[Exception], dict[str, Any]],
+        **fields: Any,
+    ) -> dict[str, Any]:
+        """One inspector entry for one call of the Lambda handler: logged before, its answer and time after."""
         entry: dict[str, Any] = {
             "id": next(self._ids),
             "type": "request",
-            "kind": kind,
+            **fields,
             "time": time.time(),
             "status": None,
             "ms": None,
-            "request": self._masked({"headers": event["headers"], "body": _parsed(*body_and_type)}),
+            "request": self._masked(request),
             "response_body": None,
         }
         self._append(entry)
@@ -245,9 +262,7 @@ class Playground:
             try:
                 response = self.lambda_handler(event, sr.LambdaContext())
             except Exception as error:
-                # What API Gateway does when the function raises: a 500, the trace in the logs.
-                logger.exception("the Lambda handler raised")
-                response = {"statusCode": 500, "body": f"handler raised {type(error).__name__}: {error}"}
+                response = raised(error)
             elapsed = (time.perf_counter() - started) * 1000
         body = response.get("body") or ""
         if response.get("isBase64Encoded"):
@@ -276,31 +291,20 @@ class Playground:
 
     def _deliver_invocation(self, event: dict[str, Any]) -> None:
         function = (event.get("headers") or {}).get("x-slack-bolt-lazy-function-name", "?")
-        entry: dict[str, Any] = {
-            "id": next(self._ids),
-            "type": "request",
-            "kind": f"lazy {function} (async self-invocation)",
-            "request_title": "Lambda self-invocation (InvocationType=Event; authorised by IAM, not signed)",
-            "time": time.time(),
-            "status": None,
-            "ms": None,
-            "request": self._masked({"headers": event.get("headers"), "body": _parsed_form_or_json(event)}),
-            "response_body": None,
-        }
-        self._append(entry)
-        with self._invoke_lock:
-            started = time.perf_counter()
-            try:
-                response = self.lambda_handler(event, sr.LambdaContext())
-                status, body = response.get("statusCode"), response.get("body") or ""
-            except Exception as error:
-                # What Lambda does when the function raises on an async event: retry it later, then the
-                # on-failure destination. The playground shows it and stops there.
-                status, body = 500, f"raised {type(error).__name__}: Lambda would retry this event"
-            elapsed = (time.perf_counter() - started) * 1000
-        with self._lock:
-            entry.update(status=status, ms=round(elapsed, 1), response_body=self._masked(_json_or_text(body)))
-            self._revision += 1
+        request = {"headers": event.get("headers"), "body": _parsed_form_or_json(event)}
+
+        def raised(error: Exception) -> dict[str, Any]:
+            # What Lambda does when the function raises on an async event: retry it later, then the
+            # on-failure destination. The playground shows it and stops there.
+            return {"statusCode": 500, "body": f"raised {type(error).__name__}: Lambda would retry this event"}
+
+        self._run_logged(
+            event,
+            request,
+            raised,
+            kind=f"lazy {function} (async self-invocation)",
+            request_title="Lambda self-invocation (InvocationType=Event; authorised by IAM, not signed)",
+        )
 
     def _on_fake_slack(self, item: ApiCall | ResponseUrlPost) -> None:
         if isinstance(item, ApiCall):
