@@ -73,6 +73,14 @@ def client(service_name: str, profile: ClientProfile = REQUEST_PATH) -> Any:
     return made
 
 
+def error_code(error: BaseException) -> str:
+    """botocore's error code (AccessDenied, ThrottlingException, ...), else the error's type name: what
+    logs and answers may say of an AWS failure (never its message, which can quote what was sent)."""
+    response = getattr(error, "response", None)
+    code = response.get("Error", {}).get("Code") if isinstance(response, dict) else None
+    return str(code or type(error).__name__)
+
+
 def reset() -> None:
     """Forget the session and clients (a restored SnapStart snapshot, tests that change the environment)."""
     global _session

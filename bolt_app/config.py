@@ -150,7 +150,7 @@ def _read_slack_secret(secret_arn: str) -> dict[str, str]:
     try:
         answer = aws_clients.client("secretsmanager").get_secret_value(SecretId=secret_arn)
     except Exception as error:  # any AWS error: name its code only, never a value
-        raise ConfigError(f"SLACK_SECRET_ARN could not be read ({_aws_error_code(error)})") from None
+        raise ConfigError(f"SLACK_SECRET_ARN could not be read ({aws_clients.error_code(error)})") from None
     try:
         secret = json.loads(answer.get("SecretString") or "")
     except ValueError:
@@ -158,13 +158,6 @@ def _read_slack_secret(secret_arn: str) -> dict[str, str]:
     if not isinstance(secret, dict):
         raise ConfigError("SLACK_SECRET_ARN is not a JSON object")
     return {key: str(secret[key]) for key in SECRET_KEYS if isinstance(secret.get(key), str)}
-
-
-def _aws_error_code(error: BaseException) -> str:
-    """botocore's error code (AccessDeniedException, ResourceNotFoundException, ...), or the error's type."""
-    cause = error.__cause__ or error.__context__ or error
-    code = getattr(cause, "response", {}).get("Error", {}).get("Code") if hasattr(cause, "response") else None
-    return str(code or type(cause).__name__)
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,7 @@ from slack_bolt.kwargs_injection import build_required_kwargs
 from slack_bolt.lazy_listener import LazyListenerRunner
 from slack_bolt.util.utils import get_arg_names_of_callable
 
+from bolt_app import aws_clients
 from bolt_app.exactly_once import ExactlyOnce
 from bolt_app.request_guard import BOLT_LAZY_HEADERS, HttpResponse, Rejected, parse_body
 
@@ -84,7 +85,7 @@ class LambdaSelfInvoker(LazyListenerRunner):
         try:
             self.deliver(arn, event)
         except Exception as error:
-            code = _aws_error_code(error)
+            code = aws_clients.error_code(error)
             self.logger.error("lazy listener not started", extra={"error_type": type(error).__name__, "code": code})
             raise SelfInvocationFailed(f"Lambda Invoke failed ({code})") from None
         self.logger.info(
@@ -112,8 +113,6 @@ class LambdaSelfInvoker(LazyListenerRunner):
 
 def invoke_lambda_async(function_arn: str, event: dict[str, Any]) -> None:
     """Lambda Invoke, InvocationType=Event: Lambda queues the event and answers 202 at once."""
-    from bolt_app import aws_clients
-
     # On the ack path: REQUEST_PATH's short timeouts and one retry keep it inside Slack's 3 seconds.
     aws_clients.client("lambda").invoke(
         FunctionName=function_arn, InvocationType="Event", Payload=json.dumps(event).encode("utf-8")
@@ -205,9 +204,3 @@ def handle_self_invocation(
     if outcome.response.status >= 500:
         raise LazyWorkFailed(f"lazy listener {function_name} failed; Lambda retries it")
     return outcome.response
-
-
-def _aws_error_code(error: BaseException) -> str:
-    response = getattr(error, "response", None)
-    code = response.get("Error", {}).get("Code") if isinstance(response, dict) else None
-    return str(code or type(error).__name__)

@@ -18,6 +18,7 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
+from bolt_app import aws_clients
 from bolt_app.blocks import (
     FunctionMetrics,
     StackReport,
@@ -69,7 +70,7 @@ def build_report(deployment: AwsDeployment, logger: logging.Logger) -> tuple[str
         try:
             report = stack_read.result()
         except ClientError as error:
-            code = _error_code(error)
+            code = aws_clients.error_code(error)
             # CloudFormation answers a missing stack with ValidationError "Stack with id x does not exist".
             if code == "ValidationError" and "does not exist" in str(error):
                 return stack_not_found(deployment.stack_name)
@@ -82,15 +83,13 @@ def build_report(deployment: AwsDeployment, logger: logging.Logger) -> tuple[str
             try:
                 report = replace(report, metrics=metrics_read.result())
             except (ClientError, BotoCoreError) as error:
-                code = _error_code(error) if isinstance(error, ClientError) else type(error).__name__
+                code = aws_clients.error_code(error)
                 logger.warning("metrics not read", extra={"error_type": type(error).__name__, "code": code})
                 report = replace(report, metrics_error=code)
     return stack_status_card(report)
 
 
 def read_stack(stack_name: str) -> StackReport:
-    from bolt_app import aws_clients
-
     cloudformation = aws_clients.client("cloudformation", aws_clients.SLOW_WORK)
     stack = cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]
     outputs = [
@@ -108,8 +107,6 @@ def read_stack(stack_name: str) -> StackReport:
 
 def read_function_metrics(function_name: str, now: datetime | None = None) -> FunctionMetrics:
     """One GetMetricData call: sums of invocations, errors and throttles, and the p99 duration, over 24 hours."""
-    from bolt_app import aws_clients
-
     end = now or datetime.now(UTC)
     start = end - METRICS_WINDOW
     period = int(METRICS_WINDOW.total_seconds())
@@ -164,7 +161,3 @@ def _metric_query(query_id: str, metric: str, stat: str, function_name: str, per
         },
         "ReturnData": True,
     }
-
-
-def _error_code(error: Any) -> str:
-    return str(getattr(error, "response", {}).get("Error", {}).get("Code") or type(error).__name__)
