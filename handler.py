@@ -19,17 +19,17 @@ import warnings
 from typing import Any
 
 # First: Bolt's Lambda adapter with boto3 deferred until something uses it (see the module).
-from bolt_app.aws_lambda import SlackRequestHandler  # isort: skip
+from bolt_app.aws_lambda.adapter import SlackRequestHandler  # isort: skip
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bolt_app import ConfigError, Settings, create_app
-from bolt_app.gateway import INTERNAL_ERROR, NOT_CONFIGURED, SlackGateway, bolt_response, lambda_response
-from bolt_app.lazy_listeners import LazyWorkFailed, handle_self_invocation, is_self_invocation
-from bolt_app.observability import log_libraries_as_json, metrics
-from bolt_app.request_guard import HttpResponse, SlackRequest
-from bolt_app.snapstart import register_snapstart_hooks
+from bolt_app.aws_lambda.lazy_listeners import LazyWorkFailed, handle_self_invocation, is_self_invocation
+from bolt_app.aws_lambda.snapstart import register_snapstart_hooks
+from bolt_app.foundation.observability import log_libraries_as_json, metrics
+from bolt_app.request_path.gateway import INTERNAL_ERROR, NOT_CONFIGURED, SlackGateway, bolt_response, lambda_response
+from bolt_app.request_path.request_guard import HttpResponse, SlackRequest
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or "slack-bot")
 # Bolt's, slack_sdk's and botocore's lines too: every line the function prints is one JSON object.
@@ -63,7 +63,7 @@ class _Bot:
         return True
 
     def run_self_invocation(self, event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        """A lazy listener's async self-invocation (bolt_app/lazy_listeners.py). Authorised by IAM, not
+        """A lazy listener's async self-invocation (bolt_app/aws_lambda/lazy_listeners.py). Authorised by IAM, not
         by Slack's signature; a failure raises LazyWorkFailed, so that Lambda retries the event."""
         if not self.load():
             raise LazyWorkFailed("the bot is not configured; see the function's logs")
@@ -128,7 +128,7 @@ def __getattr__(name: str) -> Any:
     # PEP 562: `handler.asgi_handler` is built on first access, which Lambda does at init
     # for functions configured with it, and never for `handler.handler`.
     if name == "asgi_handler":
-        from bolt_app.asgi import lambda_asgi_handler
+        from bolt_app.aws_lambda.asgi import lambda_asgi_handler
 
         entry = lambda_asgi_handler(bot, logger, metrics)
         globals()["asgi_handler"] = entry

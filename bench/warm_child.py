@@ -73,7 +73,7 @@ def run(targets: dict[str, list[str]], events: int, warmup: int) -> dict[str, An
     with FakeSlack(bot_token=BOT_TOKEN, latency=0.0).serve() as fake:
         os.environ.update(target_env(fake.api_url))
         modules = {target: importlib.import_module(target) for target in targets}
-        from bolt_app.blocks import DINNER_PICKER_BLOCKS  # the blocks a user clicks in
+        from bolt_app.slack_web.blocks import DINNER_PICKER_BLOCKS  # the blocks a user clicks in
 
         pairs = [(target, kind) for target, kinds in targets.items() for kind in kinds]
         # Built and signed up front: the loop times the handler alone.

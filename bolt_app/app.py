@@ -10,12 +10,12 @@ from slack_bolt.authorization import AuthorizeResult
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackRequestError
 
+from bolt_app.aws_lambda.lazy_listeners import SelfInvocationFailed
 from bolt_app.config import Settings
-from bolt_app.lazy_listeners import SelfInvocationFailed
+from bolt_app.foundation.observability import Metric, count
 from bolt_app.listeners import register_listeners
-from bolt_app.observability import Metric, count
-from bolt_app.slack_auth import RotatingTokenClientMiddleware
-from bolt_app.slack_retries import CALL_TIMEOUT_SECONDS, ResponseUrlFailed, retry_handlers
+from bolt_app.slack_web.slack_auth import RotatingTokenClientMiddleware
+from bolt_app.slack_web.slack_retries import CALL_TIMEOUT_SECONDS, ResponseUrlFailed, retry_handlers
 
 
 class _ExpectedTokenWarning(logging.Filter):
@@ -60,9 +60,9 @@ def create_app(settings: Settings, *, logger: logging.Logger | None = None) -> A
         client=client,
         authorize=authorize,
         # On Lambda nothing runs after the handler returns: do all work before responding
-        # (slow work goes to lazy listeners: bolt_app/lazy_listeners.py).
+        # (slow work goes to lazy listeners: bolt_app/aws_lambda/lazy_listeners.py).
         process_before_response=True,
-        # The request guard (bolt_app/request_guard.py) verifies every HTTP request before Bolt sees
+        # The request guard (bolt_app/request_path/request_guard.py) verifies every HTTP request before Bolt sees
         # it, at every entry point, with the current signing secret (re-read on rotation); Socket Mode
         # needs no signature. Bolt's second check would cost per-event work, keep the secret read at
         # start, and reject a lazy self-invocation Lambda delivers after Slack's 5-minute window.

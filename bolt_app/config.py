@@ -145,7 +145,7 @@ def _read_slack_secret(secret_arn: str) -> dict[str, str]:
     With the container's shared client (short timeouts, bounded retries: inside Slack's 3 seconds), not
     Powertools' Parameters utility: every read here must be a fresh one (start, and a rotation), so its
     cache had nothing to give, and its import cost ~11 ms of every deployed cold start (README, Performance)."""
-    from bolt_app import aws_clients
+    from bolt_app.foundation import aws_clients
 
     try:
         answer = aws_clients.client("secretsmanager").get_secret_value(SecretId=secret_arn)

@@ -16,7 +16,7 @@ import time
 from snapshot_restore_py import get_after_restore, get_before_snapshot
 
 import handler
-from bolt_app import aws_clients
+from bolt_app.foundation import aws_clients
 from bolt_app.local.slack_requests import LambdaContext
 
 

@@ -102,14 +102,14 @@ NOT_ON_THE_DEFAULT_PATH = (
     "mangum",
     "starlette",
     "uvicorn",
-    "bolt_app.asgi",
+    "bolt_app.aws_lambda.asgi",
     "slack_bolt.adapter.asgi",
     "slack_bolt.adapter.socket_mode",
     "aws_lambda_powertools.utilities.idempotency",
     "aws_lambda_powertools.utilities.parameters",
     "bolt_app.local.fake_slack",
     "bolt_app.local.runners",
-    # boto3 is a stand-in until used (bolt_app/aws_lambda.py); Powertools imports only botocore's
+    # boto3 is a stand-in until used (bolt_app/aws_lambda/adapter.py); Powertools imports only botocore's
     # light package __init__ (for its user-agent hook). The heavy parts never load:
     "boto3.session",
     "botocore.session",

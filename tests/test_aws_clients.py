@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bolt_app import aws_clients
+from bolt_app.foundation import aws_clients
 
 
 @pytest.fixture(autouse=True)

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from bolt_app import aws_clients
+from bolt_app.foundation import aws_clients
 from bolt_app.local import slack_requests as sr
 from tests.aws_endpoint import DYNAMODB_THROTTLING, DYNAMODB_THROUGHPUT_EXCEEDED, AwsEndpoint
 from tests.conftest import SIGNING_SECRET

@@ -1,4 +1,4 @@
-"""bolt_app.aws_lambda: Bolt's Lambda adapter with our lazy-listener runner, and boto3 not loaded at import.
+"""bolt_app.aws_lambda.adapter: Bolt's Lambda adapter with our lazy-listener runner, and boto3 not loaded at import.
 
 Each check runs in a fresh interpreter: the test process has imported boto3 long before.
 """
@@ -22,7 +22,7 @@ def _run(code: str) -> None:
 def test_importing_the_adapter_does_not_run_boto3():
     _run("""
         import sys
-        from bolt_app.aws_lambda import SlackRequestHandler
+        from bolt_app.aws_lambda.adapter import SlackRequestHandler
         import slack_bolt.adapter.aws_lambda as bolt_adapter
         assert issubclass(SlackRequestHandler, bolt_adapter.SlackRequestHandler)
         # (Powertools imports the bare `botocore` package, not its session or clients.)
@@ -34,8 +34,8 @@ def test_the_adapter_installs_the_self_invoker_as_lazy_listener_runner():
     _run("""
         import sys
         from slack_bolt import App
-        from bolt_app.aws_lambda import SlackRequestHandler
-        from bolt_app.lazy_listeners import LambdaSelfInvoker
+        from bolt_app.aws_lambda.adapter import SlackRequestHandler
+        from bolt_app.aws_lambda.lazy_listeners import LambdaSelfInvoker
         app = App(signing_secret="x", token="xoxb-x", token_verification_enabled=False)
         adapter = SlackRequestHandler(app)
         assert isinstance(app.listener_runner.lazy_listener_runner, LambdaSelfInvoker)
@@ -49,7 +49,7 @@ FIRST_USES = {
     "import boto3.session": "import boto3.session",
     "import boto3": "import boto3",
     "from boto3.session import Session": "from boto3.session import Session",
-    "aws_clients.session()": "from bolt_app import aws_clients; aws_clients.session()",
+    "aws_clients.session()": "from bolt_app.foundation import aws_clients; aws_clients.session()",
     "Bolt's own reference": (
         "from slack_bolt.adapter.aws_lambda import lazy_listener_runner; lazy_listener_runner.boto3.client"
     ),
@@ -61,7 +61,7 @@ FIRST_USES = {
 def test_boto3_is_one_module_whatever_the_first_use(first_use):
     _run(f"""
         import sys
-        import bolt_app.aws_lambda
+        import bolt_app.aws_lambda.adapter
         {first_use}
         import boto3
         import boto3.session

@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from bolt_app.blocks import MAX_MESSAGE_CHARS
 from bolt_app.local import slack_requests as sr
+from bolt_app.slack_web.blocks import MAX_MESSAGE_CHARS
 from tests.conftest import dm_event, signed
 
 

@@ -96,7 +96,7 @@ def test_aws_operations_are_read_from_the_json_protocol_target():
 
 def test_cold_path_imports_nothing_that_lambda_must_not(results):
     assert not NEVER_ON_THE_LAMBDA_PATH & set(results["cold"]["handler"]["watched_loaded"])
-    # boto3 stays a stand-in (bolt_app/aws_lambda.py) without Secrets Manager or DynamoDB configured,
+    # boto3 stays a stand-in (bolt_app/aws_lambda/adapter.py) without Secrets Manager or DynamoDB configured,
     # while the floor, on Bolt's adapter as it is, loads it.
     assert not {"boto3", "urllib3"} & set(results["cold"]["handler"]["watched_loaded"])
     assert "boto3" in results["cold"]["floor_app"]["watched_loaded"]

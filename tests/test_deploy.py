@@ -357,7 +357,7 @@ def test_http_api_logs_every_request_as_json_and_is_throttled(cfn: dict[str, Any
 
 
 def test_alarms_reach_the_alarm_topic(cfn: dict[str, Any]) -> None:
-    from bolt_app.observability import Metric
+    from bolt_app.foundation.observability import Metric
 
     resources = cfn["Resources"]
     assert resources["AlarmTopic"]["Type"] == "AWS::SNS::Topic"

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from bolt_app.blocks import DINNER_PICKER_BLOCKS, RESTAURANTS
-from bolt_app.first_pick import InMemoryFirstPicks, Pick
+from bolt_app.listeners.first_pick import InMemoryFirstPicks, Pick
 from bolt_app.local import slack_requests as sr
 from bolt_app.local.fake_slack import FakeSlack, Fault
+from bolt_app.slack_web.blocks import DINNER_PICKER_BLOCKS, RESTAURANTS
 from tests.conftest import lambda_env, signed
 from tests.containers import Container
 

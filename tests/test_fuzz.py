@@ -12,9 +12,9 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bolt_app.blocks import MAX_MESSAGE_CHARS
 from bolt_app.local import slack_requests as sr
 from bolt_app.local.fake_slack import MAX_BLOCKS
+from bolt_app.slack_web.blocks import MAX_MESSAGE_CHARS
 from tests.conftest import SIGNING_SECRET
 
 EXAMPLES_PER_SHAPE = 1000

@@ -19,12 +19,12 @@ from typing import Any
 import pytest
 from slack_bolt import BoltRequest
 
-from bolt_app import aws_clients
-from bolt_app.blocks import DINNER_PICKER_BLOCKS
-from bolt_app.lazy_listeners import LazyWorkFailed, self_invocation_event
+from bolt_app.aws_lambda.lazy_listeners import LazyWorkFailed, self_invocation_event
+from bolt_app.foundation import aws_clients
 from bolt_app.local import slack_requests as sr
 from bolt_app.local.fake_aws import FakeLambda, serve_access_denied
 from bolt_app.local.fake_slack import FakeSlack, Fault
+from bolt_app.slack_web.blocks import DINNER_PICKER_BLOCKS
 from tests.conftest import ROOT_DIR, body_json, lambda_env, signed
 
 FUNCTION_NAME = "slack-bolt-bot"
@@ -390,8 +390,8 @@ def test_an_events_lazy_work_is_keyed_on_its_event_id_not_its_signature():
     from slack_bolt import App
     from slack_bolt.authorization import AuthorizeResult
 
-    from bolt_app.exactly_once import InMemoryExactlyOnce
-    from bolt_app.lazy_listeners import LambdaSelfInvoker, handle_self_invocation
+    from bolt_app.aws_lambda.lazy_listeners import LambdaSelfInvoker, handle_self_invocation
+    from bolt_app.request_path.exactly_once import InMemoryExactlyOnce
 
     runs: list[str] = []
     app = App(

@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from bolt_app.blocks import RESTAURANTS
 from bolt_app.local.fake_slack import FakeSlack, serve_asgi_in_thread
 from bolt_app.local.playground import Playground, create_asgi_app
 from bolt_app.local.playground.masking import MASK, mask
 from bolt_app.local.playground.session import DM_CHANNEL, GENERAL_CHANNEL, HUMAN_ID
+from bolt_app.slack_web.blocks import RESTAURANTS
 from tests.conftest import BOT_TOKEN, SIGNING_SECRET
 
 ROOT = Path(__file__).resolve().parent.parent

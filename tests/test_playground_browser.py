@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from bolt_app.blocks import DINNER_PICKER_BLOCKS, RESTAURANTS, dinner_pick_confirmation
+from bolt_app.slack_web.blocks import DINNER_PICKER_BLOCKS, RESTAURANTS, dinner_pick_confirmation
 from tests.browser import launch_browser, offline
 from tests.containers import local_bot
 
@@ -345,7 +345,7 @@ def lazy_playground_url(lambda_module: Any, slack: Any, monkeypatch: pytest.Monk
     monkeypatch.delenv("STACK_NAME", raising=False)
     playground = Playground(slack, lambda_module.handler, SIGNING_SECRET)
     playground.attach_self_invoker(lambda_module.bot.lambda_adapter.self_invoker)
-    # Under the response_url client's 1.5 s timeout (bolt_app/slack_retries.py).
+    # Under the response_url client's 1.5 s timeout (bolt_app/slack_web/slack_retries.py).
     slack.inject("response_url", Fault(delay=1.0, then_succeed=True))
     try:
         with serve_asgi_in_thread(create_asgi_app(playground, mount_fake_slack=False)) as url:

@@ -113,8 +113,8 @@ def test_a_revoked_token_is_not_retried_endlessly(container, slack, secrets_endp
 def test_rereads_are_bounded_from_the_last_reread_not_from_start(
     slack_secret_arn, aws_endpoint, secrets_endpoint, monkeypatch
 ):
-    from bolt_app import aws_clients
     from bolt_app.config import REREAD_INTERVAL_SECONDS, SlackCredentials
+    from bolt_app.foundation import aws_clients
 
     monkeypatch.setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", secrets_endpoint.url)
     aws_clients.reset()

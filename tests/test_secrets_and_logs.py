@@ -168,8 +168,8 @@ def test_correlation_keys_do_not_leak_into_the_next_request_of_a_long_lived_serv
     from aws_lambda_powertools import Logger
 
     from bolt_app import Settings
-    from bolt_app.gateway import SlackGateway
-    from bolt_app.request_guard import HttpResponse
+    from bolt_app.request_path.gateway import SlackGateway
+    from bolt_app.request_path.request_guard import HttpResponse
 
     stream = io.StringIO()
     # DEBUG: a routine answered request's "request handled" line is logged at DEBUG.

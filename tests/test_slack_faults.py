@@ -7,7 +7,7 @@ import time
 
 from bolt_app.local import slack_requests as sr
 from bolt_app.local.fake_slack import Fault
-from bolt_app.slack_retries import CALL_TIMEOUT_SECONDS, REQUEST_BUDGET_SECONDS
+from bolt_app.slack_web.slack_retries import CALL_TIMEOUT_SECONDS, REQUEST_BUDGET_SECONDS
 from tests.conftest import SIGNING_SECRET, dm_event, signed
 
 SLACK_WINDOW_SECONDS = 3.0

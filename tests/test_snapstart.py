@@ -1,4 +1,4 @@
-"""SnapStart runtime hooks (bolt_app/snapstart.py), run through `snapshot_restore_py`'s registry in a
+"""SnapStart runtime hooks (bolt_app/aws_lambda/snapstart.py), run through `snapshot_restore_py`'s registry in a
 fresh container of the deployed configuration: secret in Secrets Manager, records in DynamoDB, both on
 a moto server that counts every call it receives, and the fake Slack counting its own."""
 

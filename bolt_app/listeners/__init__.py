@@ -1,12 +1,14 @@
-"""Listeners, one module per Slack feature. A new ChatOps command is one new module listed here."""
+"""Listeners, one module per Slack feature, with the stores only they use (`first_pick`).
+
+A new ChatOps command is one new module listed here."""
 
 from __future__ import annotations
 
 from slack_bolt import App
 
 from bolt_app.config import Settings
-from bolt_app.first_pick import first_pick_store
 from bolt_app.listeners import actions, commands, fallbacks, messages, stack_status
+from bolt_app.listeners.first_pick import first_pick_store
 
 # Order matters only for `fallbacks`: Bolt runs the first listener that matches, so the
 # catch-alls that turn "no listener" (a 404 Slack would retry) into a quiet 200 go last.

@@ -10,16 +10,16 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bolt_app.blocks import (
+from bolt_app.foundation.observability import Metric, count
+from bolt_app.listeners.first_pick import FirstPickStore, InMemoryFirstPicks, Pick, picker_key
+from bolt_app.slack_web.blocks import (
     DINNER_PICK_ACTION_PREFIX,
     dinner_already_picked,
     dinner_pick_confirmation,
     dinner_picker_expired,
     restaurant_for_choice,
 )
-from bolt_app.first_pick import FirstPickStore, InMemoryFirstPicks, Pick, picker_key
-from bolt_app.observability import Metric, count
-from bolt_app.slack_retries import ResponseUrlFailed, response_url_client
+from bolt_app.slack_web.slack_retries import ResponseUrlFailed, response_url_client
 
 # A response_url takes up to 5 posts within 30 minutes; `response_type: ephemeral` with
 # `replace_original: false` shows a message to the clicker only and leaves the original alone

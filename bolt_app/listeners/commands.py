@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from slack_bolt import Ack, App
 
-from bolt_app.blocks import DINNER_PICKER_BLOCKS, DINNER_PICKER_TEXT
-from bolt_app.observability import Metric, count
+from bolt_app.foundation.observability import Metric, count
+from bolt_app.slack_web.blocks import DINNER_PICKER_BLOCKS, DINNER_PICKER_TEXT
 
 
 def register(app: App) -> None:

@@ -9,9 +9,9 @@ from typing import Any
 from slack_bolt import App
 from slack_sdk import WebClient
 
-from bolt_app import slack_text
-from bolt_app.blocks import reply_to_message
-from bolt_app.observability import Metric, count
+from bolt_app.foundation.observability import Metric, count
+from bolt_app.slack_web import slack_text
+from bolt_app.slack_web.blocks import reply_to_message
 
 # Plain user messages, and those carrying files. Every other subtype (edits, deletions,
 # joins, bot messages, ...) is acknowledged with 200 and left alone.

@@ -2,7 +2,7 @@
 
 The ack answers at once ("Checking stack `x`…", in the channel); the lazy listener reads the stack
 (CloudFormation DescribeStacks) and the function's last 24 hours (CloudWatch GetMetricData) in its
-own invocation (bolt_app/lazy_listeners.py), and replaces the ack with the report through the
+own invocation (bolt_app/aws_lambda/lazy_listeners.py), and replaces the ack with the report through the
 command's `response_url`. Slack accepts up to 5 posts to a response_url within 30 minutes
 (https://api.slack.com/interactivity/handling#message_responses): one is used here, and a retried
 invocation still has time and uses left.
@@ -18,8 +18,10 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
-from bolt_app import aws_clients
-from bolt_app.blocks import (
+from bolt_app.config import AwsDeployment
+from bolt_app.foundation import aws_clients
+from bolt_app.foundation.observability import Metric, count
+from bolt_app.slack_web.blocks import (
     FunctionMetrics,
     StackReport,
     stack_not_deployed,
@@ -28,8 +30,6 @@ from bolt_app.blocks import (
     stack_status_checking,
     stack_status_error,
 )
-from bolt_app.config import AwsDeployment
-from bolt_app.observability import Metric, count
 
 COMMAND = "/stack-status"
 METRICS_WINDOW = timedelta(hours=24)
@@ -136,7 +136,7 @@ def read_function_metrics(function_name: str, now: datetime | None = None) -> Fu
 
 
 def post_report(response_url: str, text: str, blocks: list[dict]) -> None:
-    from bolt_app.slack_retries import ResponseUrlFailed, response_url_client
+    from bolt_app.slack_web.slack_retries import ResponseUrlFailed, response_url_client
 
     client = response_url_client(response_url)
     response = client.send(text=text, blocks=blocks, response_type="in_channel", replace_original=True)

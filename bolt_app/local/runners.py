@@ -10,13 +10,13 @@ import logging
 import sys
 
 from bolt_app.app import create_app
-from bolt_app.asgi import EVENTS_PATH
+from bolt_app.aws_lambda.asgi import EVENTS_PATH
 from bolt_app.config import Settings
 
 
 def run_socket_mode(settings: Settings) -> int:
-    from bolt_app.exactly_once import exactly_once_store
     from bolt_app.local.socket_mode import ExactlyOnceSocketModeHandler, SocketModeRefused
+    from bolt_app.request_path.exactly_once import exactly_once_store
 
     assert settings.app_token, "Socket Mode needs SLACK_APP_TOKEN"
     app = create_app(settings)
@@ -39,9 +39,9 @@ def run_http(settings: Settings, host: str, port: int) -> int:
     import uvicorn
     from aws_lambda_powertools import Logger
 
-    from bolt_app.asgi import GuardedAsgiApp
-    from bolt_app.gateway import SlackGateway
+    from bolt_app.aws_lambda.asgi import GuardedAsgiApp
     from bolt_app.local.listening import CannotListen, listening_socket
+    from bolt_app.request_path.gateway import SlackGateway
 
     try:
         sock = listening_socket(host, port)

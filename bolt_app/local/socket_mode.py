@@ -23,9 +23,9 @@ from slack_sdk.socket_mode.client import BaseSocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 
-from bolt_app.exactly_once import ExactlyOnce, InMemoryExactlyOnce
-from bolt_app.request_guard import HttpResponse
-from bolt_app.slack_retries import request_budget
+from bolt_app.request_path.exactly_once import ExactlyOnce, InMemoryExactlyOnce
+from bolt_app.request_path.request_guard import HttpResponse
+from bolt_app.slack_web.slack_retries import request_budget
 
 # Pauses between connection attempts, in seconds; the last one repeats.
 RECONNECT_DELAYS = (1, 2, 4, 8, 15, 30)

@@ -10,10 +10,10 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from bolt_app.config import Settings
-from bolt_app.exactly_once import ExactlyOnce, Outcome, exactly_once_store
-from bolt_app.observability import Metric, count
-from bolt_app.request_guard import HttpResponse, Rejected, RequestGuard, SlackRequest
-from bolt_app.slack_retries import remaining_budget, request_budget
+from bolt_app.foundation.observability import Metric, count
+from bolt_app.request_path.exactly_once import ExactlyOnce, Outcome, exactly_once_store
+from bolt_app.request_path.request_guard import HttpResponse, Rejected, RequestGuard, SlackRequest
+from bolt_app.slack_web.slack_retries import remaining_budget, request_budget
 
 INTERNAL_ERROR = HttpResponse(500, "Internal error; Slack will retry.")
 NOT_CONFIGURED = HttpResponse(500, "The bot is not configured; see the function's logs.")

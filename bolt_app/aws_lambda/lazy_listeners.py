@@ -41,9 +41,9 @@ from slack_bolt.kwargs_injection import build_required_kwargs
 from slack_bolt.lazy_listener import LazyListenerRunner
 from slack_bolt.util.utils import get_arg_names_of_callable
 
-from bolt_app import aws_clients
-from bolt_app.exactly_once import ExactlyOnce
-from bolt_app.request_guard import BOLT_LAZY_HEADERS, HttpResponse, Rejected, parse_body
+from bolt_app.foundation import aws_clients
+from bolt_app.request_path.exactly_once import ExactlyOnce
+from bolt_app.request_path.request_guard import BOLT_LAZY_HEADERS, HttpResponse, Rejected, parse_body
 
 LAZY_ONLY_HEADER, LAZY_FUNCTION_HEADER = BOLT_LAZY_HEADERS
 _LAZY_ERROR = "lazy_listener_error"

@@ -17,7 +17,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from bolt_app import aws_clients
+from bolt_app.foundation import aws_clients
 
 logger = logging.getLogger(__name__)
 

@@ -15,9 +15,9 @@ from urllib.parse import parse_qs
 from slack_bolt import App
 from slack_bolt.adapter.asgi import SlackRequestHandler as BoltAsgiAdapter
 
-from bolt_app.gateway import NOT_CONFIGURED, SlackGateway, bolt_response, lambda_response
-from bolt_app.lazy_listeners import checked_bolt_request, is_self_invocation
-from bolt_app.request_guard import HttpResponse, SlackRequest
+from bolt_app.aws_lambda.lazy_listeners import checked_bolt_request, is_self_invocation
+from bolt_app.request_path.gateway import NOT_CONFIGURED, SlackGateway, bolt_response, lambda_response
+from bolt_app.request_path.request_guard import HttpResponse, SlackRequest
 
 EVENTS_PATH = "/slack/events"
 

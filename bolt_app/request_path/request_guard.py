@@ -27,7 +27,7 @@ from bolt_app.config import SlackCredentials
 # Slack's (and Bolt's) window for X-Slack-Request-Timestamp.
 SIGNATURE_MAX_AGE_SECONDS = 300
 # Bolt reads these to run a lazy listener directly, skipping the ack (BoltRequest.lazy_only). Only the
-# Lambda self-invocation may carry them (bolt_app/lazy_listeners.py); Slack never sends them.
+# Lambda self-invocation may carry them (bolt_app/aws_lambda/lazy_listeners.py); Slack never sends them.
 BOLT_LAZY_HEADERS = ("x-slack-bolt-lazy-only", "x-slack-bolt-lazy-function-name")
 
 

@@ -17,7 +17,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from bolt_app import slack_text
+from bolt_app.slack_web import slack_text
 
 DINNER_PICKER_BLOCK_ID = "dinner_picker"
 DINNER_PICK_ACTION_PREFIX = "dinner_pick_"

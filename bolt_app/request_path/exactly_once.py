@@ -32,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from bolt_app.request_guard import HttpResponse
+from bolt_app.request_path.request_guard import HttpResponse
 
 # Slack's last retry comes about 5 minutes after the first attempt; an hour is ample.
 RECORD_TTL_SECONDS = 3600
@@ -158,7 +158,7 @@ class DynamoDBExactlyOnce:
             response_hook=lambda response, record: {**response, "duplicate": True},
         )
 
-        from bolt_app import aws_clients
+        from bolt_app.foundation import aws_clients
 
         @idempotent_function(
             data_keyword_argument="slack_event",

@@ -64,9 +64,9 @@ class SnapStartHooks:
             return  # not configured: every request answers 500 anyway; nothing worth priming
         import ssl
 
-        from bolt_app import aws_clients
-        from bolt_app.exactly_once import InMemoryExactlyOnce
-        from bolt_app.request_guard import ReplayCache
+        from bolt_app.foundation import aws_clients
+        from bolt_app.request_path.exactly_once import InMemoryExactlyOnce
+        from bolt_app.request_path.request_guard import ReplayCache
 
         # OpenSSL's one-time set-up (its configuration, the default verify paths) happens on the first context.
         ssl.create_default_context()
@@ -112,7 +112,7 @@ class SnapStartHooks:
 def _drop_pooled_connections() -> None:
     """Close the AWS clients' pooled connections: a socket from before the snapshot is not valid after it.
     The clients themselves stay (their models are what priming paid for); new connections are opened on use."""
-    from bolt_app import aws_clients
+    from bolt_app.foundation import aws_clients
 
     for made in list(aws_clients._clients.values()):
         made._endpoint.http_session.close()  # botocore's URLLib3Session: clears its urllib3 pools

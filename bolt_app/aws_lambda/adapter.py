@@ -1,10 +1,10 @@
 """Bolt's Lambda adapter, `SlackRequestHandler`, with lazy listeners that self-invoke through
-`bolt_app.aws_clients`, and without paying for boto3 at import.
+`bolt_app.foundation.aws_clients`, and without paying for boto3 at import.
 
 `slack_bolt.adapter.aws_lambda` imports boto3 at module level for one use: its
 `LambdaLazyListenerRunner`, which makes its own `boto3.client("lambda")` (botocore's 60-second
 timeouts, no shared session). This adapter replaces that runner with `LambdaSelfInvoker`
-(`bolt_app/lazy_listeners.py`), whose Lambda client comes from `aws_clients` on first use. So Bolt's
+(`bolt_app/aws_lambda/lazy_listeners.py`), whose Lambda client comes from `aws_clients` on first use. So Bolt's
 module-level `boto3` is never used, and only that one reference is bound to a stand-in while Bolt's
 module is imported: `sys.modules` is left as it was, and the first real `import boto3` (or
 `import boto3.session`) anywhere runs boto3 once, as usual. boto3 (and botocore, urllib3,
@@ -50,7 +50,7 @@ _bolt_adapter = _import_bolt_adapter()
 
 from slack_bolt.adapter.aws_lambda.handler import to_aws_response  # noqa: E402
 
-from bolt_app.lazy_listeners import LambdaSelfInvoker, checked_bolt_request  # noqa: E402
+from bolt_app.aws_lambda.lazy_listeners import LambdaSelfInvoker, checked_bolt_request  # noqa: E402
 
 
 class SlackRequestHandler(_bolt_adapter.SlackRequestHandler):  # type: ignore[misc, name-defined]
