@@ -1,0 +1,126 @@
+"""The README and docs/ are a tested artifact: their Python blocks run as pasted, their paths exist, and no
+test depends on a name the README tells people to add."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+FENCE = re.compile(r"^(?P<indent> *)```(?P<lang>[a-z]*)\n(?P<code>.*?)^(?P=indent)```", re.DOTALL | re.MULTILINE)
+# A block whose first line names a file (`# bolt_app/listeners/x.py`) is that file, or one to create there.
+NAMED_FILE = re.compile(r"^# (?P<path>[\w./-]+\.py)(?P<excerpt>, excerpt\b.*)?\n")
+
+
+def _blocks(lang: str) -> list[tuple[str, str]]:
+    found = []
+    for doc in DOCS:
+        for match in FENCE.finditer(doc.read_text()):
+            if match["lang"] == lang:
+                code = "\n".join(line.removeprefix(match["indent"]) for line in match["code"].splitlines()) + "\n"
+                line = doc.read_text()[: match.start()].count("\n") + 1
+                found.append((f"{doc.relative_to(ROOT)}:{line}", code))
+    return found
+
+
+PYTHON_BLOCKS = _blocks("python")
+
+
+def test_the_readme_has_python_blocks_to_check() -> None:
+    # The README's "Add your own command", "Add a slow command" and "Add a button handler".
+    assert len([where for where, _ in PYTHON_BLOCKS if where.startswith("README.md")]) >= 4
+
+
+@pytest.mark.parametrize(("where", "code"), PYTHON_BLOCKS, ids=[where for where, _ in PYTHON_BLOCKS])
+def test_every_python_block_compiles_and_passes_ruff(where: str, code: str) -> None:
+    compile(code, where, "exec")
+    named = NAMED_FILE.match(code)
+    # Checked as the file it says it is (the project's ruff settings, its import sorting by location).
+    filename = named["path"] if named else "snippet.py"
+    # An excerpt of a file uses some of its imports in lines it does not show.
+    ignore = ["--extend-ignore", "F401"] if named and named["excerpt"] else []
+    ruff = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "--no-cache", *ignore, "--stdin-filename", filename, "-"],
+        input=code,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert ruff.returncode == 0, f"{where}:\n{ruff.stdout}{ruff.stderr}"
+
+
+@pytest.mark.parametrize(("where", "code"), PYTHON_BLOCKS, ids=[where for where, _ in PYTHON_BLOCKS])
+def test_every_name_a_python_block_imports_exists(where: str, code: str) -> None:
+    # ruff does not look into other modules: a block naming a moved module or a missing name fails here.
+    new_modules = {
+        m["path"].removesuffix(".py").replace("/", ".") for _, c in PYTHON_BLOCKS if (m := NAMED_FILE.match(c))
+    }
+    missing = []
+    for module, names in re.findall(r"^from ([\w.]+) import ([\w, ]+)$", code, re.MULTILINE):
+        for name in (n.strip() for n in names.split(",")):
+            if f"{module}.{name}" in new_modules:
+                continue  # the module the block tells you to write
+            try:
+                found = hasattr(importlib.import_module(module), name) or importlib.util.find_spec(f"{module}.{name}")
+            except ImportError:
+                found = False
+            if not found:
+                missing.append(f"{module}.{name}")
+    assert missing == [], where
+
+
+def _readme_example_names() -> set[str]:
+    """What the README tells people to add: its slash commands, and the modules its blocks name."""
+    readme = (ROOT / "README.md").read_text()
+    names = set(re.findall(r'app\.command\("(/[\w-]+)"\)', readme))
+    names |= set(re.findall(r'"command": "(/[\w-]+)"', readme))
+    names |= set(re.findall(r'app\.action\("([\w-]+)"\)', readme))
+    # The modules it tells you to write, as a test would import or name them.
+    for path in re.findall(r"^# (bolt_app/[\w/]+)\.py$", readme, re.MULTILINE):
+        if not (ROOT / f"{path}.py").exists():
+            names |= {path + ".py", path.replace("/", ".")}
+    declared = _declared_names()
+    return {n for n in names if n not in declared}
+
+
+def _declared_names() -> set[str]:
+    import json
+
+    manifest = json.loads((ROOT / "slack" / "manifest.json").read_text())
+    return {c["command"] for c in manifest.get("features", {}).get("slash_commands", [])}
+
+
+def test_no_test_uses_a_name_the_readme_tells_people_to_add() -> None:
+    """Following the README (adding its /deploy, say) must never break `make test`."""
+    examples = _readme_example_names()
+    assert "/deploy" in examples  # the README's first example, so this test can fail
+    me = Path(__file__).resolve()
+    offenders = []
+    for test_file in sorted((ROOT / "tests").rglob("*.py")):
+        if test_file.resolve() == me:
+            continue
+        text = test_file.read_text()
+        for name in examples:
+            if re.search(rf"(?<![\w/-]){re.escape(name)}(?![\w-])", text):
+                offenders.append(f"{test_file.relative_to(ROOT)}: {name}")
+    assert offenders == []
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=[str(d.relative_to(ROOT)) for d in DOCS])
+def test_relative_links_point_at_files_that_exist(doc: Path) -> None:
+    missing = []
+    for target in re.findall(r"\]\(([^)#:\s]+)(?:#[^)]*)?\)", doc.read_text()):
+        if not (doc.parent / target).exists():
+            missing.append(target)
+    # docs/chatops.md and docs/alerts.md come from the features that write them.
+    missing = [m for m in missing if os.path.basename(m) not in ("chatops.md", "alerts.md")]
+    assert missing == []
