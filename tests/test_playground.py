@@ -20,11 +20,13 @@ from bolt_app.slack_web.blocks import RESTAURANTS
 from tests.conftest import BOT_TOKEN, SIGNING_SECRET
 
 ROOT = Path(__file__).resolve().parent.parent
+# The session's token, as the page the playground serves would send it.
+PAGE_TOKEN = "page-token-for-tests"
 
 
 @pytest.fixture
 def playground(lambda_module: Any, slack: FakeSlack) -> Iterator[Playground]:
-    playground = Playground(slack, lambda_module.handler, SIGNING_SECRET)
+    playground = Playground(slack, lambda_module.handler, SIGNING_SECRET, page_token=PAGE_TOKEN)
     playground.attach_self_invoker(lambda_module.bot.lambda_adapter.self_invoker)
     yield playground
     playground.close()
@@ -37,9 +39,10 @@ def server(playground: Playground) -> Iterator[str]:
         yield base_url
 
 
-def _request(url: str, body: Any = None) -> tuple[int, Any]:
+def _request(url: str, body: Any = None, headers: dict[str, str] | None = None) -> tuple[int, Any]:
     data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, headers={"content-type": "application/json"})
+    sent = {"content-type": "application/json", "x-playground-token": PAGE_TOKEN, **(headers or {})}
+    request = urllib.request.Request(url, data=data, headers={k: v for k, v in sent.items() if v is not None})
     try:
         with urllib.request.urlopen(request, timeout=20) as response:
             status, raw = response.status, response.read()
@@ -66,8 +69,44 @@ def _messages(server: str, channel: str) -> list[dict[str, Any]]:
 def test_the_page_and_its_assets_are_served(server):
     status, html = _request(server + "/")
     assert status == 200 and '<script type="module" src="/static/app.js">' in html
+    # The page carries the session's token, for its actions.
+    assert f'<meta name="playground-token" content="{PAGE_TOKEN}">' in html
     for asset in ("app.js", "render.js", "playground.css"):
         assert _request(server + "/static/" + asset)[0] == 200
+    with urllib.request.urlopen(server + "/favicon.ico", timeout=10) as favicon:
+        assert favicon.status == 200 and favicon.headers["content-type"].startswith("image/svg+xml")
+
+
+@pytest.mark.parametrize(
+    ("headers", "refused_because"),
+    [
+        # DNS rebinding: a page on evil.example whose name now resolves to 127.0.0.1.
+        ({"Host": "evil.example:3000"}, "loopback name"),
+        # A cross-site fetch or form post from a page open in the browser.
+        ({"Origin": "https://evil.example"}, "only the playground's own page"),
+        ({"Origin": "null"}, "only the playground's own page"),
+        # Another local process, or a page that cannot read the playground's: no token.
+        ({"x-playground-token": None}, "x-playground-token"),
+        ({"x-playground-token": "guessed"}, "x-playground-token"),
+    ],
+)
+def test_a_request_the_playgrounds_own_page_could_not_have_sent_is_refused(
+    server, playground, slack, headers, refused_because
+):
+    status, answer = _request(server + "/playground/messages", {"channel": DM_CHANNEL, "text": "hi"}, headers)
+
+    assert status == 403 and refused_because in answer["error"]
+    assert playground.log == [] and slack.calls == [] and slack.messages(DM_CHANNEL) == []
+
+
+def test_the_page_from_its_own_origin_with_the_token_is_answered(server, slack):
+    host = server.removeprefix("http://")
+    for own in ({"Origin": server}, {"Host": host.replace("127.0.0.1", "localhost"), "Origin": None}):
+        status, answer = _request(server + "/playground/messages", {"channel": DM_CHANNEL, "text": "hi"}, own)
+        assert (status, answer["status"]) == (200, 200)
+    # A foreign Host is refused on every path, reading included (DNS rebinding reads as well as writes).
+    assert _request(server + "/playground/state", headers={"Host": "evil.example"})[0] == 403
+    assert len(slack.calls_to("chat.postMessage")) == 2
 
 
 def test_a_dm_goes_through_the_handler_and_the_echo_lands_in_the_conversation(server, slack):

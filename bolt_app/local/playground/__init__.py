@@ -11,6 +11,7 @@ import os
 import secrets
 import sys
 
+from bolt_app.local.console_logs import use_readable_lines
 from bolt_app.local.fake_slack import FakeSlack
 from bolt_app.local.listening import CannotListen, listening_socket
 from bolt_app.local.playground.server import SLACK_MOUNT, create_asgi_app
@@ -54,6 +55,8 @@ def serve(host: str = "127.0.0.1", port: int = 3000) -> int:
         return 1
     url = f"http://{host}:{sock.getsockname()[1]}"
     playground = start_session(url)
+    # handler.py has set its loggers up for Lambda (JSON): one readable line each in the terminal.
+    use_readable_lines()
     print(f"Slack playground: {url} (no Slack workspace needed; Ctrl+C to stop)", flush=True)
     config = uvicorn.Config(create_asgi_app(playground), log_level="warning", timeout_graceful_shutdown=2)
     try:

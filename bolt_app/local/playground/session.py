@@ -12,6 +12,7 @@ import base64
 import itertools
 import json
 import logging
+import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -28,7 +29,8 @@ logger = logging.getLogger(__name__)
 
 HUMAN_ID = "U0HUMAN001"
 HUMAN_NAME = "dwight"
-BOT_NAME = "chatops-bot"
+# The one place the bot's name is set: the manifest's bot user (what Slack shows), here and in the page title.
+BOT_NAME = manifest.load_manifest()["features"]["bot_user"]["display_name"]
 DM_CHANNEL = "D0PLAYDM01"
 GENERAL_CHANNEL = "C0GENERAL1"
 # Kept bounded: the page fetches it whole on every change.
@@ -52,8 +54,12 @@ CHANNELS = (Channel(DM_CHANNEL, BOT_NAME, True), Channel(GENERAL_CHANNEL, "gener
 
 
 class Playground:
-    def __init__(self, fake: FakeSlack, lambda_handler: LambdaHandler, signing_secret: str) -> None:
+    def __init__(
+        self, fake: FakeSlack, lambda_handler: LambdaHandler, signing_secret: str, page_token: str | None = None
+    ) -> None:
         self.fake = fake
+        # What the page sends with every action (bolt_app/local/playground/server.py): made up per session.
+        self.page_token = page_token or secrets.token_urlsafe(24)
         self.lambda_handler = lambda_handler
         self.signing_secret = signing_secret
         self.log: list[dict[str, Any]] = []
@@ -98,6 +104,7 @@ class Playground:
             # Any change to the conversations or the log changes this number.
             "version": self.fake.revision + revision,
             "me": HUMAN_ID,
+            "bot_name": BOT_NAME,
             "users": {HUMAN_ID: HUMAN_NAME, self.fake.bot_user_id: BOT_NAME},
             "bot_user_id": self.fake.bot_user_id,
             "channels": [
@@ -272,6 +279,8 @@ class Playground:
                 status=response.get("statusCode"), ms=round(elapsed, 1), response_body=self._masked(_json_or_text(body))
             )
             self._revision += 1
+        # The terminal's line for it (the inspector has the details).
+        logger.info("request %s: HTTP %s in %.0f ms", entry["kind"], entry["status"], elapsed)
         return dict(entry)
 
     # -- Lambda's asynchronous invoke, played in-process ------------------------------------
@@ -308,6 +317,8 @@ class Playground:
 
     def _on_fake_slack(self, item: ApiCall | ResponseUrlPost) -> None:
         if isinstance(item, ApiCall):
+            answer = item.answer if isinstance(item.answer, dict) else {}
+            logger.info("Web API %s: %s", item.method, "ok" if answer.get("ok") else answer.get("error", "failed"))
             record = {
                 "type": "api",
                 "method": item.method,
@@ -316,6 +327,8 @@ class Playground:
                 "answer": item.answer,
             }
         else:
+            how = [k for k in ("replace_original", "delete_original") if item.payload.get(k)]
+            logger.info("response_url post: %s", ", ".join(how) or item.payload.get("response_type") or "ephemeral")
             record = {"type": "response_url", "payload": item.payload, "context": item.context}
         self._append({"id": next(self._ids), "time": time.time(), **self._masked(record)})
 

@@ -3,6 +3,8 @@
 import { escapeHtml, renderConversation } from "/static/render.js";
 
 const POLL_MS = 600;
+// The session's token, put into the page by the playground: every action must carry it (server.py).
+const TOKEN = document.querySelector('meta[name="playground-token"]')?.content ?? "";
 const $ = (id) => document.getElementById(id);
 let state = null;
 let current = "D0PLAYDM01";
@@ -34,6 +36,7 @@ async function refresh(force = false) {
   // Versions only grow: a poll that started before a send may answer after it, with an older state.
   if (state && (next.version < state.version || (!force && next.version === state.version))) return;
   state = next;
+  document.title = `Slack playground — ${state.bot_name}`;
   draw();
 }
 
@@ -110,7 +113,8 @@ function drawLog() {
 
 async function post(path, body) {
   $("composer-error").textContent = "";
-  const response = await fetch(path, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  const headers = { "content-type": "application/json", "x-playground-token": TOKEN };
+  const response = await fetch(path, { method: "POST", headers, body: JSON.stringify(body) });
   const answer = await response.json().catch(() => ({}));
   if (!response.ok) $("composer-error").textContent = answer.error ?? `the playground answered ${response.status}`;
   else if (answer.status && answer.status !== 200) $("composer-error").textContent = `the bot answered HTTP ${answer.status} (see the inspector)`;
