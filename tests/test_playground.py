@@ -282,3 +282,74 @@ def test_mask_hides_tokens_anywhere_and_known_secrets():
         secrets=["s3cret"],
     )
     assert masked == {"Authorization": MASK, "note": f"use xapp-{MASK} or {MASK}", "n": 1, "token": ""}
+
+
+# -- the inspector's replay: replay protection and exactly-once, seen at work ---------------------
+
+
+def _replay(server: str, entry_id: int, how: str) -> dict[str, Any]:
+    status, answer = _request(server + "/playground/replay", {"id": entry_id, "how": how})
+    assert status == 200, answer
+    return answer
+
+
+def test_a_dm_replayed_as_sent_or_as_slacks_retry_is_answered_once(server, slack):
+    first = _send(server, "only once")
+    assert set(first["replays"]) == {"as_sent", "retry"}
+
+    as_sent = _replay(server, first["id"], "as_sent")
+    retry = _replay(server, first["id"], "retry")
+
+    # The same signature: an event is recognised by its event_id (Slack's own retry can fall in the same second).
+    assert as_sent["request"]["headers"]["x-slack-request-timestamp"] == first["request"]["headers"][
+        "x-slack-request-timestamp"
+    ]
+    assert (as_sent["kind"], as_sent["status"]) == (f"replay of #{first['id']} as sent: event message.im", 200)
+    assert retry["request"]["headers"]["x-slack-retry-num"] == "1"
+    assert retry["status"] == 200
+    assert [c.args["text"] for c in slack.calls_to("chat.postMessage")] == ["Echo: only once"]
+
+
+def test_a_command_replayed_as_sent_is_refused_as_a_replay(server, slack):
+    first = _send(server, "/test", channel=GENERAL_CHANNEL)
+    assert set(first["replays"]) == {"as_sent"}  # Slack never retries a command
+
+    again = _replay(server, first["id"], "as_sent")
+
+    assert again["status"] == 401
+    assert _request(server + "/playground/replay", {"id": first["id"], "how": "retry"})[0] == 400
+
+
+def test_a_second_click_on_a_picked_picker_tells_only_its_clicker_who_won(server, slack):
+    _send(server, "/test", channel=GENERAL_CHANNEL)
+    picker = next(m for m in _messages(server, GENERAL_CHANNEL) if m.get("blocks"))
+    action_id = picker["blocks"][-1]["elements"][0]["action_id"]
+    status, click = _request(
+        server + "/playground/actions", {"channel": GENERAL_CHANNEL, "ts": picker["ts"], "action_id": action_id}
+    )
+    assert status == 200 and click["status"] == 200
+
+    second = _replay(server, click["id"], "retry")
+    as_sent = _replay(server, click["id"], "as_sent")
+
+    assert second["status"] == 200 and second["kind"].startswith(f"second click (#{click['id']})")
+    assert as_sent["status"] == 401  # the same signature again: a replay
+    messages = _messages(server, GENERAL_CHANNEL)
+    picked = [m for m in messages if m.get("ts") == picker["ts"]]
+    assert len(picked) == 1 and "picked" in picked[0]["text"] and "already" not in picked[0]["text"]
+    [told] = [m for m in messages if "already picked" in (m.get("text") or "")]
+    assert told["ephemeral"] is True and told["ephemeral_to"] == HUMAN_ID
+
+
+def test_a_slow_commands_work_delivered_again_does_nothing(server, playground, monkeypatch):
+    monkeypatch.delenv("STACK_NAME", raising=False)
+    _send(server, "/stack-status", channel=GENERAL_CHANNEL)
+    playground.wait_for_invocations()
+    log = _request(server + "/playground/state")[1]["log"]
+    [lazy] = [e for e in log if e["type"] == "request" and e["kind"].startswith("lazy ")]
+
+    again = _replay(server, lazy["id"], "as_sent")
+
+    assert again["status"] == 200
+    posts = [e for e in _request(server + "/playground/state")[1]["log"] if e["type"] == "response_url"]
+    assert len(posts) == 1  # exactly once: the redelivery found its record

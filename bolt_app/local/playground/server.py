@@ -11,6 +11,7 @@ here answers that preflight).
 
 from __future__ import annotations
 
+import os
 import secrets
 from pathlib import Path
 from typing import Any
@@ -24,11 +25,14 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from bolt_app.local.fake_aws import stand_in_stack_app
 from bolt_app.local.playground.session import Playground, PlaygroundError
 
 STATIC = Path(__file__).parent / "static"
 # Where FakeSlack's Web API and response URLs live on the playground's own port.
 SLACK_MOUNT = "/slack"
+# The stand-in CloudFormation `/stack-status` reads in the playground (bolt_app/local/fake_aws.py).
+STAND_IN_AWS_MOUNT = "/aws/cloudformation"
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 TOKEN_HEADER = "x-playground-token"
 # The page's own endpoints that act (send, click, replay): the token is required there.
@@ -68,6 +72,13 @@ def create_asgi_app(playground: Playground, *, mount_fake_slack: bool = True) ->
         args = (str(body.get("channel")), str(body.get("ts")), str(body.get("action_id")))
         return JSONResponse(await run_in_threadpool(playground.click, *args))
 
+    async def replay(request: Request) -> Response:
+        body = await _json_object(request)
+        entry_id, how = body.get("id"), body.get("how")
+        if not isinstance(entry_id, int) or not isinstance(how, str):
+            raise PlaygroundError("expected {id: <inspector entry>, how: as_sent | retry}")
+        return JSONResponse(await run_in_threadpool(playground.replay, entry_id, how))
+
     async def bad_request(request: Request, error: Exception) -> Response:
         return JSONResponse({"error": str(error)}, status_code=400)
 
@@ -77,10 +88,14 @@ def create_asgi_app(playground: Playground, *, mount_fake_slack: bool = True) ->
         Route("/playground/state", state),
         Route("/playground/messages", send, methods=["POST"]),
         Route("/playground/actions", click, methods=["POST"]),
+        Route("/playground/replay", replay, methods=["POST"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
     if mount_fake_slack:
         routes.append(Mount(SLACK_MOUNT, app=playground.fake.asgi_app()))
+        stack = os.environ.get("STACK_NAME", "")
+        outputs = {"SlackRequestUrl": "(the playground: no API Gateway)", "Note": "a stand-in stack, not AWS"}
+        routes.append(Mount(STAND_IN_AWS_MOUNT, app=stand_in_stack_app(stack, outputs)))
     app = Starlette(routes=routes, exception_handlers={PlaygroundError: bad_request})
     return OnlyThisPage(app, playground.page_token)
 

@@ -92,8 +92,18 @@ function logSummary(entry) {
   return `<span class="pg-tag pg-tag-response">response_url</span> ${escapeHtml(how)}`;
 }
 
+// Send a recorded request again: as sent (its signature too: replay protection at work) or signed anew
+// (Slack's retry of an event, a second click): exactly-once at work.
+function replayButtons(entry) {
+  const replays = Object.entries(entry.replays ?? {});
+  if (!replays.length || entry.status === null) return "";
+  return `<div class="pg-replays">${replays
+    .map(([how, label]) => `<button type="button" class="pg-replay" data-replay-id="${entry.id}" data-how="${escapeHtml(how)}">↻ ${escapeHtml(label)}</button>`)
+    .join("")}</div>`;
+}
+
 function logDetails(entry) {
-  if (entry.type === "request") return `<h4>${escapeHtml(entry.request_title ?? "Request (API Gateway HTTP API 2.0, signed)")}</h4>${json(entry.request)}<h4>Response</h4>${json(entry.response_body)}`;
+  if (entry.type === "request") return `${replayButtons(entry)}<h4>${escapeHtml(entry.request_title ?? "Request (API Gateway HTTP API 2.0, signed)")}</h4>${json(entry.request)}<h4>Response</h4>${json(entry.response_body)}`;
   if (entry.type === "api") return `<h4>Arguments</h4>${json(entry.args)}<h4>Token</h4>${json(entry.token)}<h4>Answer</h4>${json(entry.answer)}`;
   return `<h4>Payload</h4>${json(entry.payload)}`;
 }
@@ -198,6 +208,12 @@ function wire() {
     button.disabled = true;
     const ts = button.closest(".sk-message").dataset.ts;
     await post("/playground/actions", { channel: current, ts, action_id: button.dataset.actionId });
+  });
+  $("log").addEventListener("click", async (event) => {
+    const button = event.target.closest(".pg-replay");
+    if (!button) return;
+    button.disabled = true;
+    await post("/playground/replay", { id: Number(button.dataset.replayId), how: button.dataset.how });
   });
   $("log").addEventListener("toggle", (event) => {
     const id = Number(event.target.closest("[data-id]")?.dataset.id);
