@@ -124,3 +124,33 @@ def test_relative_links_point_at_files_that_exist(doc: Path) -> None:
     # docs/chatops.md and docs/alerts.md come from the features that write them.
     missing = [m for m in missing if os.path.basename(m) not in ("chatops.md", "alerts.md")]
     assert missing == []
+
+
+def _reference_run() -> dict:
+    import json
+
+    [reference] = sorted((ROOT / "bench" / "reference").glob("*.json"))[-1:]
+    return json.loads(reference.read_text())
+
+
+def test_performance_figures_are_the_reference_runs() -> None:
+    """docs/performance.md quotes bench/reference/*.json: a figure that drifts from it fails here."""
+    run = _reference_run()
+    built, floor = run["artifact"]["built"], run["artifact"]["floor"]
+    cold, dm = run["cold"]["handler"], run["warm"]["handler"]["dm"]
+    rows = (ROOT / "docs" / "performance.md").read_text()
+    expected = [
+        f"Measured {run['date']}",
+        f"Python {run['python']}",
+        f"| {cold['wall_ms']:.0f} ms |",
+        f"{dm['p50_ms']:.2f} / {dm['p99_ms']:.2f} ms",
+        f"{built['unzipped_bytes'] / 1e6:.1f} / {built['zipped_bytes'] / 1e6:.1f} MB ({built['modules']} modules)",
+        f"{floor['unzipped_bytes'] / 1e6:.1f} / {floor['zipped_bytes'] / 1e6:.1f} MB ({floor['modules']} modules)",
+    ]
+    assert [figure for figure in expected if figure not in rows] == []
+
+
+def test_the_artifacts_size_is_quoted_in_one_place_only() -> None:
+    # It was "11.8 MB, 763 modules" in one place and "11.9 MB, 771 modules" in another, both stale.
+    quoting = [str(d.relative_to(ROOT)) for d in DOCS if re.search(r"\d+ modules", d.read_text())]
+    assert quoting == ["docs/performance.md"]
