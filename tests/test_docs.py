@@ -154,3 +154,48 @@ def test_the_artifacts_size_is_quoted_in_one_place_only() -> None:
     # It was "11.8 MB, 763 modules" in one place and "11.9 MB, 771 modules" in another, both stale.
     quoting = [str(d.relative_to(ROOT)) for d in DOCS if re.search(r"\d+ modules", d.read_text())]
     assert quoting == ["docs/performance.md"]
+
+
+def _readme_module(tmp_path: Path, path: str):
+    """The README's block for `path`, as pasted into that file, imported."""
+    [code] = [c for _, c in PYTHON_BLOCKS if (m := NAMED_FILE.match(c)) and m["path"] == path and not m["excerpt"]]
+    module_file = tmp_path / Path(path).name
+    module_file.write_text(code)
+    spec = importlib.util.spec_from_file_location(f"readme_{module_file.stem}", module_file)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_readmes_slow_command_runs_as_pasted(tmp_path: Path, aws_endpoint: str, slack) -> None:
+    """Its ack answers in the channel; its lazy work reads AWS (moto here) and replaces the ack with a real
+    result through the response_url, checking Slack's answer."""
+    from slack_bolt import App
+
+    module = _readme_module(tmp_path, "bolt_app/listeners/lambda_functions.py")
+    app = App(token="xoxb-unused", signing_secret="unused", token_verification_enabled=False)
+    module.register(app)  # Bolt accepts the ack and the lazy function as written
+
+    acked: list[dict] = []
+    module.acknowledge(lambda **answer: acked.append(answer))
+    # What Slack makes of the ack: a message in the channel, which the command's response_url can replace.
+    shown = slack.add_message("C0GENERAL1", {"user": slack.bot_user_id, "text": acked[0]["text"]})
+    response_url = slack.new_response_url(channel="C0GENERAL1")
+    slack.set_response_url_message(response_url, shown["ts"])
+    module.report({"response_url": response_url, "text": ""})
+
+    assert acked == [{"response_type": "in_channel", "text": "Listing this account's Lambda functions…"}]
+    [post] = slack.response_posts
+    assert post.payload["response_type"] == "in_channel" and post.payload["replace_original"] is True
+    assert [m["text"] for m in slack.messages("C0GENERAL1")] == ["0 Lambda functions in this region: none"]
+
+
+def test_the_readmes_slow_command_fails_its_invocation_when_slack_refuses_the_post(
+    tmp_path: Path, aws_endpoint: str, slack
+) -> None:
+    from bolt_app.slack_web.slack_retries import ResponseUrlFailed
+
+    module = _readme_module(tmp_path, "bolt_app/listeners/lambda_functions.py")
+    expired = slack.base_url + "/response/never-issued"
+    with pytest.raises(ResponseUrlFailed):
+        module.report({"response_url": expired, "text": ""})
