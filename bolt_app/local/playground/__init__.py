@@ -70,7 +70,9 @@ def serve(host: str = "127.0.0.1", port: int = 3000) -> int:
     # handler.py has set its loggers up for Lambda (JSON): one readable line each in the terminal.
     use_readable_lines()
     print(f"Slack playground: {url} (no Slack workspace needed; Ctrl+C to stop)", flush=True)
-    config = uvicorn.Config(create_asgi_app(playground), log_level="warning", timeout_graceful_shutdown=2)
+    config = uvicorn.Config(
+        create_asgi_app(playground, listen_host=host), log_level="warning", timeout_graceful_shutdown=2
+    )
     try:
         uvicorn.Server(config).run(sockets=[sock])
     except KeyboardInterrupt:

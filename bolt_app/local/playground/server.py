@@ -39,8 +39,13 @@ TOKEN_HEADER = "x-playground-token"
 ACTIONS_PREFIX = "/playground/"
 
 
-def create_asgi_app(playground: Playground, *, mount_fake_slack: bool = True) -> ASGIApp:
-    """The page at /, its API under /playground/, and (when mounted) the fake Web API under /slack/."""
+def create_asgi_app(
+    playground: Playground, *, mount_fake_slack: bool = True, listen_host: str | None = None
+) -> ASGIApp:
+    """The page at /, its API under /playground/, and (when mounted) the fake Web API under /slack/.
+
+    `listen_host`: the address it listens on; a specific one (`--host 192.168.1.5`) is accepted as a Host
+    besides the loopback names, a wildcard (`0.0.0.0`) adds nothing."""
 
     async def index(request: Request) -> Response:
         # The session's token goes into the page, which sends it back with every action.
@@ -97,15 +102,17 @@ def create_asgi_app(playground: Playground, *, mount_fake_slack: bool = True) ->
         outputs = {"SlackRequestUrl": "(the playground: no API Gateway)", "Note": "a stand-in stack, not AWS"}
         routes.append(Mount(STAND_IN_AWS_MOUNT, app=stand_in_stack_app(stack, outputs)))
     app = Starlette(routes=routes, exception_handlers={PlaygroundError: bad_request})
-    return OnlyThisPage(app, playground.page_token)
+    hosts = LOOPBACK_HOSTS | ({listen_host} if listen_host and listen_host not in ("0.0.0.0", "::") else set())
+    return OnlyThisPage(app, playground.page_token, frozenset(hosts))
 
 
 class OnlyThisPage:
     """Refuses (403) what the playground's own page could not have sent: see the module's docstring."""
 
-    def __init__(self, app: ASGIApp, token: str) -> None:
+    def __init__(self, app: ASGIApp, token: str, hosts: frozenset[str] = LOOPBACK_HOSTS) -> None:
         self.app = app
         self.token = token
+        self.hosts = hosts
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -118,7 +125,7 @@ class OnlyThisPage:
     def refusal(self, scope: Scope) -> str | None:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers") or []}
         host = headers.get("host", "")
-        if _hostname(host) not in LOOPBACK_HOSTS:
+        if _hostname(host) not in self.hosts:
             return f"the playground answers only on a loopback name (127.0.0.1, localhost), not {host!r}"
         origin = headers.get("origin")
         if origin is not None and origin != f"http://{host}":
