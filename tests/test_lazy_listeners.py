@@ -330,6 +330,23 @@ def test_a_self_invocation_without_the_lazy_headers_does_nothing(lambda_module, 
     assert report_posts(slack) == []
 
 
+def test_a_self_invocation_naming_a_renamed_lazy_function_is_a_failure(
+    invoke, lambda_module, slack, stack, lambda_api, caplog
+):
+    # A deploy renamed the lazy function while Lambda held the event for a retry: nothing can run
+    # it. That is a failure (Lambda retries, then the failure queue and its alarm), not "processed".
+    invoke(stack_status_command(slack))
+    payload = lambda_api.invocations[0].payload
+    payload["headers"]["x-slack-bolt-lazy-function-name"] = "report_stack_status_v1"
+
+    with pytest.raises(LazyWorkFailed):
+        deliver(lambda_module, payload)
+
+    assert report_posts(slack) == []
+    [handled] = [r for r in caplog.records if r.getMessage() == "lazy listener handled"]
+    assert handled.outcome == "processed" and handled.status == 500
+
+
 # -- what the report says when AWS says no ----------------------------------------------------------
 
 

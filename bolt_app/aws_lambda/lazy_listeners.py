@@ -49,6 +49,8 @@ from bolt_app.request_path.request_guard import BOLT_LAZY_HEADERS, HttpResponse,
 
 LAZY_ONLY_HEADER, LAZY_FUNCTION_HEADER = BOLT_LAZY_HEADERS
 _LAZY_ERROR = "lazy_listener_error"
+# Set by LambdaSelfInvoker.run: the lazy function the self-invocation names was found and called.
+_LAZY_RAN = "lazy_listener_ran"
 # A delivery that finds its work running in another one waits for it until this much of the
 # invocation's time is left (the function's timeout is 30 s: template.yaml).
 IN_PROGRESS_WAIT_RESERVE_SECONDS = 5.0
@@ -110,6 +112,7 @@ class LambdaSelfInvoker(LazyListenerRunner):
             response=None,
             this_func=function,
         )
+        request.context[_LAZY_RAN] = True
         try:
             function(**kwargs)
         except Exception as error:
@@ -188,6 +191,15 @@ def handle_self_invocation(
                 extra={"lazy_function": function_name, "error_type": type(error).__name__},
             )
             return HttpResponse(500, "The lazy listener failed.")
+        if not request.context.get(_LAZY_RAN) or not 200 <= response.status < 300:
+            # Nothing ran: no listener has a lazy function of that name (a deploy renamed it while
+            # Lambda held the event for a retry), or Bolt refused the request. Work that did not run
+            # is a failure, never "processed": Lambda retries it, then the failure queue has it.
+            logger.error(
+                "lazy listener not run",
+                extra={"lazy_function": function_name, "status": response.status},
+            )
+            return HttpResponse(500, "The lazy listener did not run.")
         return HttpResponse(response.status)
 
     # Another delivery of the same event may be running it (Lambda delivered it twice at once): wait
