@@ -22,7 +22,7 @@ from urllib.parse import parse_qs
 
 from slack_sdk.signature import SignatureVerifier
 
-from bolt_app.config import SlackCredentials
+from bolt_app.config import RereadDeferred, SlackCredentials
 
 # Slack's (and Bolt's) window for X-Slack-Request-Timestamp.
 SIGNATURE_MAX_AGE_SECONDS = 300
@@ -162,7 +162,14 @@ class RequestGuard:
         if abs(time.time() - int(timestamp)) > SIGNATURE_MAX_AGE_SECONDS:
             return False  # stale whatever the secret: no reason to re-read it
         # The signing secret may have been rotated since this container read it (bounded re-read).
-        newer = self._credentials.newer_signing_secret(verifier.signing_secret)
+        try:
+            newer = self._credentials.newer_signing_secret(verifier.signing_secret)
+        except RereadDeferred:
+            # Forged, or signed with a secret rotated since the last re-read: unknown until the next
+            # re-read is allowed. Not a 401, which would lose a genuine event: Slack retries a 5xx.
+            raise _reject(
+                503, "signature_reread_deferred", "The signature could not be checked yet; Slack will retry."
+            ) from None
         if newer is None:
             return False
         self._verifier = SignatureVerifier(newer)
