@@ -178,14 +178,34 @@ def without_verification_token(raw_body: str, content_type: str) -> str:
         return raw_body
 
 
+class CheckedBoltRequest(BoltRequest):
+    """A Bolt request whose body is the request guard's parse, and whose copies keep it.
+
+    Bolt copies a request for each lazy listener with `to_copyable()`, which re-parses the raw body with
+    Bolt's own parser in "http" mode; that parser reads any form containing "payload" (a command's text
+    included) as an interaction, and the lazy run gets {} (off Lambda, Bolt's thread runner runs that copy).
+    """
+
+    def to_copyable(self) -> CheckedBoltRequest:
+        copied = CheckedBoltRequest(
+            body=self.body,
+            query=self.query,
+            headers=self.headers,
+            context=self.context.to_copyable(),
+            mode="socket_mode",
+        )
+        copied.raw_body, copied.mode = self.raw_body, "http"
+        return copied
+
+
 def checked_bolt_request(
     parsed: Mapping[str, Any], raw_body: str, headers: Mapping[str, Any], query: Mapping[str, Any] | None = None
 ) -> BoltRequest:
     """A Bolt request for a body the request guard has parsed already, so that Bolt does not parse it again.
 
     Bolt's constructor parses a str body in "http" mode and takes a dict as it is in "socket_mode"; the
-    request is then made an HTTP one with its raw body, as Bolt's own would be."""
-    request = BoltRequest(body=dict(parsed), query=dict(query or {}), headers=dict(headers), mode="socket_mode")
+    request is then made an HTTP one with its raw body, as Bolt's own would be (and stays so when copied)."""
+    request = CheckedBoltRequest(body=dict(parsed), query=dict(query or {}), headers=dict(headers), mode="socket_mode")
     request.raw_body, request.mode = raw_body, "http"
     return request
 
