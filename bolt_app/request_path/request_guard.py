@@ -48,10 +48,12 @@ class HttpResponse:
 class Rejected(Exception):
     """The request gets `response` without reaching Bolt; `reason` is for logs and metrics."""
 
-    def __init__(self, response: HttpResponse, reason: str) -> None:
+    def __init__(self, response: HttpResponse, reason: str, details: Mapping[str, Any] | None = None) -> None:
         super().__init__(reason)
         self.response = response
         self.reason = reason
+        # For the log line: plain values from the request, never its text or credentials.
+        self.details = dict(details or {})
 
 
 @dataclass(frozen=True)
@@ -218,7 +220,18 @@ def _parse_json_body(body: str) -> SlackRequest:
         if not isinstance(event_id, str) or not event_id:
             raise _reject(400, "invalid_event", "event_callback without an event_id.")
         return SlackRequest(kind="event", event_id=event_id, event_type=event["type"], body=payload)
-    # app_rate_limited and anything newer: nothing for this bot to do, and nothing to retry.
+    if body_type == "app_rate_limited":
+        # Slack dropped this minute's events for the workspace (over 30,000 an hour):
+        # https://docs.slack.dev/reference/events/app_rate_limited/ -- {"token", "type", "team_id",
+        # "minute_rate_limited": epoch seconds of the minute, "api_app_id"}, no inner event and no event_id.
+        # 200 (nothing to retry), but never quietly: the gateway logs it at WARNING and counts it.
+        minute, team = payload.get("minute_rate_limited"), payload.get("team_id")
+        details = {
+            "minute_rate_limited": minute if isinstance(minute, int) and not isinstance(minute, bool) else None,
+            "team_id": team if isinstance(team, str) else None,
+        }
+        raise Rejected(HttpResponse(200, ""), "app_rate_limited", {k: v for k, v in details.items() if v is not None})
+    # Anything newer: nothing for this bot to do, and nothing to retry.
     raise _reject(200, "ignored_type", "")
 
 
