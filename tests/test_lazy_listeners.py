@@ -6,6 +6,7 @@ and posts the report to the command's response_url (FakeSlack)."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import textwrap
@@ -13,18 +14,21 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qs
 
 import pytest
 from slack_bolt import BoltRequest
 
-from bolt_app.aws_lambda.lazy_listeners import LazyWorkFailed, self_invocation_event
+from bolt_app.aws_lambda.lazy_listeners import IN_PROGRESS_WAIT_RESERVE_SECONDS, LazyWorkFailed, self_invocation_event
 from bolt_app.foundation import aws_clients
 from bolt_app.local import slack_requests as sr
 from bolt_app.local.fake_aws import FakeLambda, serve_access_denied
 from bolt_app.local.fake_slack import FakeSlack, Fault
-from bolt_app.slack_web.blocks import DINNER_PICKER_BLOCKS
+from bolt_app.slack_web.blocks import DINNER_PICKER_BLOCKS, RESTAURANTS
+from tests.aws_endpoint import AwsEndpoint
 from tests.conftest import ROOT_DIR, body_json, lambda_env, signed
 
 FUNCTION_NAME = "slack-bolt-bot"
@@ -114,8 +118,9 @@ def test_stack_status_acks_at_once_and_self_invokes_the_same_function(lambda_mod
     assert payload["method"] == "NONE"
     assert payload["headers"]["x-slack-bolt-lazy-only"] == "1"
     assert payload["headers"]["x-slack-bolt-lazy-function-name"] == LAZY_FUNCTION
-    assert payload["headers"]["x-slack-signature"] == event["headers"]["x-slack-signature"]
-    assert payload["body"] == event["body"]
+    # The original request, less what the lazy run does not need (test_the_failure_queue_...).
+    sent, forwarded = parse_qs(event["body"]), parse_qs(payload["body"])
+    assert forwarded == {name: values for name, values in sent.items() if name != "token"}
 
 
 def test_the_lazy_run_replaces_the_ack_with_the_status_card(invoke, lambda_module, slack, stack, lambda_api):
@@ -204,8 +209,8 @@ def test_a_failed_post_raises_so_lambda_retries_and_the_retry_posts(invoke, lamb
 
 def test_a_redelivery_while_the_first_still_runs_is_not_an_error(invoke, lambda_module, slack, stack, lambda_api):
     # Lambda may deliver the same async event twice at once. The second delivery finds the record in
-    # progress: raising would count a function error, make Lambda retry it and, past its retries,
-    # put a spurious entry in the failure queue, though the first delivery posts the result.
+    # progress and waits for the first's outcome: answered, so it is a duplicate, not an error (which
+    # would make Lambda retry it and, past its retries, put a spurious entry in the failure queue).
     invoke(stack_status_command(slack))
     payload = lambda_api.invocations[0].payload
     # The first delivery's post is held by Slack (within the call's timeout) while the second arrives.
@@ -228,6 +233,110 @@ def test_a_redelivery_while_the_first_still_runs_is_not_an_error(invoke, lambda_
     assert [r["statusCode"] for r in first_result] == [200]
     assert second["statusCode"] < 500
     assert len(report_posts(slack)) == 1
+
+
+@dataclass
+class _ShortLambdaContext(sr.LambdaContext):
+    """An invocation near its end: the wait for another delivery is over in half a second."""
+
+    def get_remaining_time_in_millis(self) -> int:
+        return int((IN_PROGRESS_WAIT_RESERVE_SECONDS + 0.5) * 1000)
+
+
+def test_a_redelivery_that_finds_the_work_still_running_is_not_a_success(
+    invoke, lambda_module, slack, stack, lambda_api
+):
+    # Past its wait, the second delivery has not run the work: a success would end Lambda's retries,
+    # and nothing would run the work should the first delivery fail after all.
+    invoke(stack_status_command(slack))
+    payload = lambda_api.invocations[0].payload
+    slack.inject("response_url", Fault(delay=1.2, then_succeed=True))
+    records = lambda_module.bot.gateway.exactly_once._records
+    earlier = set(records)
+    first = threading.Thread(target=lambda: deliver(lambda_module, payload))
+    first.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not set(records) - earlier and time.monotonic() < deadline:
+            time.sleep(0.01)
+        with pytest.raises(LazyWorkFailed):
+            lambda_module.handler(json.loads(json.dumps(payload)), _ShortLambdaContext())
+    finally:
+        first.join()
+    assert len(report_posts(slack)) == 1
+
+
+def test_a_lazy_record_whose_answer_was_lost_still_runs_the_work(
+    monkeypatch, aws_endpoint, fresh_container, idempotency_table, slack, stack, lambda_api
+):
+    # The record's PutItem lands, its answer comes after the 0.5 s read timeout, botocore's retry is
+    # refused by the delivery's own record: that is the delivery's own claim, and the work runs.
+    with AwsEndpoint(aws_endpoint).serve() as dynamodb:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", dynamodb.url)
+        aws_clients.reset()
+        container = fresh_container(IDEMPOTENCY_TABLE=idempotency_table, STACK_NAME=stack)
+        assert container.handler(stack_status_command(slack), sr.LambdaContext())["statusCode"] == 200
+        payload = lambda_api.invocations[0].payload
+        dynamodb.hold_answers["DynamoDB_20120810.PutItem"] = 1
+
+        result = deliver(container, payload)
+
+        assert dynamodb.count("DynamoDB_20120810.PutItem") == 2
+    assert result["statusCode"] == 200
+    [post] = report_posts(slack)
+    assert "CREATE_COMPLETE" in json.dumps(post["blocks"])
+
+
+@pytest.mark.parametrize("kind", ["command", "event", "interaction"])
+def test_the_failure_queue_never_holds_the_verification_token_or_the_signature(kind, slack, lambda_api):
+    """Lambda's invocation record in the failure queue carries the self-invocation event, kept 14 days:
+    it must hold neither Slack's legacy verification token nor the request's signature, and the lazy
+    run must still tell deliveries apart (a redelivery is keyed the same)."""
+    from slack_bolt import App
+    from slack_bolt.authorization import AuthorizeResult
+
+    from bolt_app.aws_lambda.lazy_listeners import LambdaSelfInvoker, handle_self_invocation
+    from bolt_app.request_path.exactly_once import InMemoryExactlyOnce
+
+    runs: list[str] = []
+    app = App(
+        signing_secret="unused",
+        authorize=lambda enterprise_id, team_id: AuthorizeResult(enterprise_id=enterprise_id, team_id=team_id),
+        request_verification_enabled=False,
+        process_before_response=True,
+    )
+    app.listener_runner.lazy_listener_runner = LambdaSelfInvoker(app.logger)
+
+    def record(body: dict[str, Any]) -> None:
+        runs.append(json.dumps(body))
+
+    bodies = {
+        "command": sr.form_body(sr.slash_command("/stack-status", response_url=slack.new_response_url())),
+        "event": sr.json_body(sr.event_callback(sr.dm_message("slow work"))),
+        "interaction": sr.interactive_body(
+            sr.block_actions(
+                sr.button_click(DINNER_PICKER_BLOCKS, RESTAURANTS[0].action_id), response_url=slack.new_response_url()
+            )
+        ),
+    }
+    body, content_type = bodies[kind]
+    assert "legacy-verification-token" in body  # as Slack sends it
+    app.command("/stack-status")(ack=lambda ack: ack(), lazy=[record])
+    app.event("message")(ack=lambda ack: ack(), lazy=[record])
+    app.action(re.compile(".*"))(ack=lambda ack: ack(), lazy=[record])
+    headers = sr.signed_headers("unused", body, content_type, int(time.time()))
+    request = BoltRequest(body=body, headers={**headers, "x-slack-bolt-lazy-function-name": "record"})
+    request.lazy_function_name = "record"
+
+    queued = json.dumps(self_invocation_event(request))
+
+    assert "legacy-verification-token" not in queued
+    assert headers["x-slack-signature"] not in queued and headers["x-slack-signature"].removeprefix("v0=") not in queued
+    store = InMemoryExactlyOnce()
+    for _ in range(2):  # Lambda's redelivery of the same event: run once
+        handle_self_invocation(app, store, json.loads(queued), sr.LambdaContext(), app.logger)
+    assert len(runs) == 1
+    assert "legacy-verification-token" not in runs[0]
 
 
 # -- HTTP requests never take the lazy-only path ---------------------------------------------------
@@ -274,6 +383,23 @@ def test_a_self_invocation_without_the_lazy_headers_does_nothing(lambda_module, 
 
     assert deliver(lambda_module, event)["statusCode"] == 400
     assert report_posts(slack) == []
+
+
+def test_a_self_invocation_naming_a_renamed_lazy_function_is_a_failure(
+    invoke, lambda_module, slack, stack, lambda_api, caplog
+):
+    # A deploy renamed the lazy function while Lambda held the event for a retry: nothing can run
+    # it. That is a failure (Lambda retries, then the failure queue and its alarm), not "processed".
+    invoke(stack_status_command(slack))
+    payload = lambda_api.invocations[0].payload
+    payload["headers"]["x-slack-bolt-lazy-function-name"] = "report_stack_status_v1"
+
+    with pytest.raises(LazyWorkFailed):
+        deliver(lambda_module, payload)
+
+    assert report_posts(slack) == []
+    [handled] = [r for r in caplog.records if r.getMessage() == "lazy listener handled"]
+    assert handled.outcome == "processed" and handled.status == 500
 
 
 # -- what the report says when AWS says no ----------------------------------------------------------

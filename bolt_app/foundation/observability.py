@@ -31,6 +31,8 @@ class Metric(StrEnum):
     # ...or that waited for its outcome and then answered (200) or took over (released).
     RETRIES_AWAITED = "RetriesAwaited"
     REQUESTS_REJECTED = "RequestsRejected"
+    # Slack's app_rate_limited event: Slack dropped a minute of the workspace's events (over 30,000 an hour).
+    APP_RATE_LIMITED = "AppRateLimited"
 
 
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or DEFAULT_NAMESPACE)

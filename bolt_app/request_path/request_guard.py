@@ -22,10 +22,14 @@ from urllib.parse import parse_qs
 
 from slack_sdk.signature import SignatureVerifier
 
-from bolt_app.config import SlackCredentials
+from bolt_app.config import RereadDeferred, SlackCredentials
 
 # Slack's (and Bolt's) window for X-Slack-Request-Timestamp.
 SIGNATURE_MAX_AGE_SECONDS = 300
+# Epoch seconds have 10 digits until the year 2286; anything much longer is not a timestamp.
+MAX_TIMESTAMP_DIGITS = 12
+# Slack retries an event three times (X-Slack-Retry-Num 1 to 3).
+MAX_RETRY_NUM_DIGITS = 3
 # Bolt reads these to run a lazy listener directly, skipping the ack (BoltRequest.lazy_only). Only the
 # Lambda self-invocation may carry them (bolt_app/aws_lambda/lazy_listeners.py); Slack never sends them.
 BOLT_LAZY_HEADERS = ("x-slack-bolt-lazy-only", "x-slack-bolt-lazy-function-name")
@@ -44,10 +48,12 @@ class HttpResponse:
 class Rejected(Exception):
     """The request gets `response` without reaching Bolt; `reason` is for logs and metrics."""
 
-    def __init__(self, response: HttpResponse, reason: str) -> None:
+    def __init__(self, response: HttpResponse, reason: str, details: Mapping[str, Any] | None = None) -> None:
         super().__init__(reason)
         self.response = response
         self.reason = reason
+        # For the log line: plain values from the request, never its text or credentials.
+        self.details = dict(details or {})
 
 
 @dataclass(frozen=True)
@@ -127,10 +133,9 @@ class RequestGuard:
         # Events go through exactly-once on event_id instead (see ReplayCache).
         if request.kind != "event" and self._replays.seen_before(lower["x-slack-signature"], time.time()):
             raise _reject(401, "replayed", "This request was already received.")
-        retry_num = lower.get("x-slack-retry-num", "")
         return replace(
             request,
-            retry_num=int(retry_num) if retry_num.isdigit() else None,
+            retry_num=_retry_num(lower.get("x-slack-retry-num")),
             retry_reason=lower.get("x-slack-retry-reason") or None,
         )
 
@@ -139,7 +144,14 @@ class RequestGuard:
         signature = headers.get("x-slack-signature", "")
         if not timestamp or not signature:
             raise _reject(401, "unsigned", "Missing Slack request signature.")
-        well_formed = timestamp.isascii() and timestamp.isdigit() and signature.isascii()
+        # ASCII digits only (str.isdigit() also takes "²" and other scripts' digits, which int() refuses), and
+        # few: a 309-digit timestamp overflows the float comparison, a 5,000-digit one int()'s digit limit.
+        well_formed = (
+            timestamp.isascii()
+            and timestamp.isdigit()
+            and len(timestamp) <= MAX_TIMESTAMP_DIGITS
+            and signature.isascii()
+        )
         if well_formed and self._signed_with_current_secret(body, timestamp, signature):
             return
         # Covers forged signatures and timestamps outside the 5-minute window.
@@ -152,7 +164,14 @@ class RequestGuard:
         if abs(time.time() - int(timestamp)) > SIGNATURE_MAX_AGE_SECONDS:
             return False  # stale whatever the secret: no reason to re-read it
         # The signing secret may have been rotated since this container read it (bounded re-read).
-        newer = self._credentials.newer_signing_secret(verifier.signing_secret)
+        try:
+            newer = self._credentials.newer_signing_secret(verifier.signing_secret)
+        except RereadDeferred:
+            # Forged, or signed with a secret rotated since the last re-read: unknown until the next
+            # re-read is allowed. Not a 401, which would lose a genuine event: Slack retries a 5xx.
+            raise _reject(
+                503, "signature_reread_deferred", "The signature could not be checked yet; Slack will retry."
+            ) from None
         if newer is None:
             return False
         self._verifier = SignatureVerifier(newer)
@@ -163,6 +182,15 @@ class RequestGuard:
         if content_type.startswith("application/json") or body.lstrip().startswith("{"):
             return _parse_json_body(body)
         return _parse_form_body(body)
+
+
+def _retry_num(value: str | None) -> int | None:
+    """Slack's X-Slack-Retry-Num; anything but a small ASCII number is not Slack's (400)."""
+    if value is None or value == "":
+        return None
+    if not (value.isascii() and value.isdigit() and len(value) <= MAX_RETRY_NUM_DIGITS):
+        raise _reject(400, "invalid_retry_num", "X-Slack-Retry-Num is not a retry number.")
+    return int(value)
 
 
 def parse_body(content_type: str, body: str) -> SlackRequest:
@@ -192,7 +220,18 @@ def _parse_json_body(body: str) -> SlackRequest:
         if not isinstance(event_id, str) or not event_id:
             raise _reject(400, "invalid_event", "event_callback without an event_id.")
         return SlackRequest(kind="event", event_id=event_id, event_type=event["type"], body=payload)
-    # app_rate_limited and anything newer: nothing for this bot to do, and nothing to retry.
+    if body_type == "app_rate_limited":
+        # Slack dropped this minute's events for the workspace (over 30,000 an hour):
+        # https://docs.slack.dev/reference/events/app_rate_limited/ -- {"token", "type", "team_id",
+        # "minute_rate_limited": epoch seconds of the minute, "api_app_id"}, no inner event and no event_id.
+        # 200 (nothing to retry), but never quietly: the gateway logs it at WARNING and counts it.
+        minute, team = payload.get("minute_rate_limited"), payload.get("team_id")
+        details = {
+            "minute_rate_limited": minute if isinstance(minute, int) and not isinstance(minute, bool) else None,
+            "team_id": team if isinstance(team, str) else None,
+        }
+        raise Rejected(HttpResponse(200, ""), "app_rate_limited", {k: v for k, v in details.items() if v is not None})
+    # Anything newer: nothing for this bot to do, and nothing to retry.
     raise _reject(200, "ignored_type", "")
 
 
