@@ -18,6 +18,7 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
+from bolt_app.chatops import slash_command
 from bolt_app.config import AwsDeployment
 from bolt_app.foundation import aws_clients
 from bolt_app.foundation.observability import Metric, count
@@ -36,7 +37,12 @@ METRICS_WINDOW = timedelta(hours=24)
 
 
 def register(app: App) -> None:
-    app.command(COMMAND)(ack=acknowledge_stack_status, lazy=[report_stack_status])
+    slash_command(
+        app,
+        COMMAND,
+        description="Report on the bot's own AWS stack: status, request URL, last 24 hours of invocations",
+        usage_hint="(no arguments)",
+    )(ack=acknowledge_stack_status, lazy=[report_stack_status])
 
 
 def acknowledge_stack_status(ack: Ack) -> None:
