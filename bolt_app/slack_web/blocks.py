@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from slack_sdk.models.blocks import (
@@ -170,8 +170,8 @@ class StackReport:
     stack_name: str
     status: str
     last_updated: datetime | None
-    # (OutputKey, OutputValue), in the stack's order.
-    outputs: list[tuple[str, str]] = field(default_factory=list)
+    # The stack's SlackRequestUrl output: the one output a channel is shown (no ARNs, queue URLs, account ID).
+    request_url: str | None = None
     metrics: FunctionMetrics | None = None
     # Set when the stack was read but the metrics could not be (an AWS error code).
     metrics_error: str | None = None
@@ -201,9 +201,9 @@ def stack_status_card(report: StackReport) -> tuple[str, list[dict]]:
             ],
         ),
     ]
-    if report.outputs:
-        lines = [f"*{slack_text.escape(key)}*: {slack_text.escape(value)}" for key, value in report.outputs]
-        blocks.append(SectionBlock(block_id="stack_outputs", text=MarkdownTextObject(text="\n".join(lines)[:3000])))
+    if report.request_url:
+        line = f"*Request URL*: {slack_text.escape(report.request_url)}"
+        blocks.append(SectionBlock(block_id="stack_request_url", text=MarkdownTextObject(text=line[:3000])))
     if report.metrics is not None:
         m = report.metrics
         blocks.append(
