@@ -19,7 +19,6 @@ naming the file and the problem (docs/chatops.md has the full schema).
 
 from __future__ import annotations
 
-import difflib
 import re
 import tomllib
 from collections.abc import Iterable, Mapping
@@ -202,6 +201,8 @@ def _string_list(value: Any, where: str, fail: Any) -> list[str]:
 def _no_unknown_keys(table: dict[str, Any], known: tuple[str, ...], where: str, fail: Any) -> None:
     for key in table:
         if key not in known:
+            import difflib  # only on the way to an error: not on every cold start
+
             close = difflib.get_close_matches(key, known, n=1)
             hint = f"; did you mean {close[0]!r}?" if close else f" (known: {', '.join(known)})"
             raise fail(f"unknown key {key!r} {where}{hint}")
