@@ -96,7 +96,7 @@ def test_a_broken_policy_is_one_line_naming_the_file_and_the_problem(tmp_path: P
 @pytest.mark.parametrize(
     ("roles", "problem"),
     [
-        ('oncall = ["@oncall"]', "Slack user groups ('@oncall') are not supported"),
+        ('oncall = ["@On Call"]', "'@On Call' is not a Slack user group handle"),
         ('oncall = ["ana"]', "'ana' is not a Slack user ID"),
         ('everyone = ["U0A1"]', "'everyone' is not a usable role name"),
     ],
