@@ -216,7 +216,7 @@ def test_a_refusal_and_its_audit_record_show_in_the_inspector(fresh_container, s
     # The playground's user in no role (ChatOpsAdmins names someone else): /stack-status is refused, and
     # the local audit trail's record is an inspector entry of its own.
     module = fresh_container(CHATOPS_ADMINS="U0SOMEONE1")
-    playground = Playground(slack, module.handler, SIGNING_SECRET)
+    playground = Playground(slack, module.handler, SIGNING_SECRET, page_token=PAGE_TOKEN)
     playground.attach_audit_trail(registry_of(module.bot.lambda_adapter.app).audit)
     try:
         with serve_asgi_in_thread(create_asgi_app(playground, mount_fake_slack=False)) as server:
