@@ -33,6 +33,10 @@ class Metric(StrEnum):
     REQUESTS_REJECTED = "RequestsRejected"
     # Slack's app_rate_limited event: Slack dropped a minute of the workspace's events (over 30,000 an hour).
     APP_RATE_LIMITED = "AppRateLimited"
+    # Commands and clicks the command policy refused (bolt_app/chatops/).
+    COMMANDS_DENIED = "CommandsDenied"
+    # Audit records that could not be written (logged at ERROR with the record; alarmed).
+    AUDIT_WRITE_FAILURES = "AuditWriteFailures"
 
 
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or DEFAULT_NAMESPACE)

@@ -11,11 +11,13 @@ import os
 import secrets
 import sys
 
+from bolt_app.chatops import Policy, registry_of
+from bolt_app.config import ConfigError, Settings
 from bolt_app.local.console_logs import use_readable_lines
 from bolt_app.local.fake_slack import FakeSlack
 from bolt_app.local.listening import CannotListen, listening_socket
 from bolt_app.local.playground.server import SLACK_MOUNT, STAND_IN_AWS_MOUNT, create_asgi_app
-from bolt_app.local.playground.session import Playground
+from bolt_app.local.playground.session import HUMAN_ID, Playground
 
 __all__ = ["Playground", "create_asgi_app", "serve", "start_session"]
 
@@ -40,6 +42,13 @@ def start_session(base_url: str) -> Playground:
     for name in (*_REAL_SLACK_SETTINGS, *_REAL_AWS_SETTINGS):
         os.environ.pop(name, None)
     os.environ.update(SLACK_BOT_TOKEN=fake.bot_token, SLACK_SIGNING_SECRET=signing_secret, SLACK_API_URL=fake.api_url)
+    # You, in the playground, are an admin of the command policy (policy.toml), as a deployer who set the
+    # ChatOpsAdmins parameter to their own ID is: every command the policy gives admins works here.
+    os.environ["CHATOPS_ADMINS"] = HUMAN_ID
+    # The command policy first: a broken one is a ConfigError here, as it is at a Lambda cold start
+    # (where handler.py logs it and answers 500), not an app that failed to build.
+    settings = Settings.from_env()
+    Policy.load(settings.policy_file, settings.chatops_admins)
     os.environ.update(
         STACK_NAME=STAND_IN_STACK,
         AWS_ENDPOINT_URL_CLOUDFORMATION=base_url.rstrip("/") + STAND_IN_AWS_MOUNT + "/",
@@ -53,6 +62,8 @@ def start_session(base_url: str) -> Playground:
     playground = Playground(fake, handler_module.handler, signing_secret)
     # Lazy listeners: Lambda's asynchronous self-invocation, played in this process.
     playground.attach_self_invoker(handler_module.bot.lambda_adapter.self_invoker)
+    # The audit trail (local: JSON log lines): each record also goes to the inspector.
+    playground.attach_audit_trail(registry_of(handler_module.bot.lambda_adapter.app).audit)
     return playground
 
 
@@ -66,7 +77,12 @@ def serve(host: str = "127.0.0.1", port: int = 3000) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 1
     url = f"http://{host}:{sock.getsockname()[1]}"
-    playground = start_session(url)
+    try:
+        playground = start_session(url)
+    except ConfigError as error:  # policy.toml (or CHATOPS_ADMINS) that cannot be used: one line, no traceback
+        print(f"error: {error}", file=sys.stderr)
+        sock.close()
+        return 2
     # handler.py has set its loggers up for Lambda (JSON): one readable line each in the terminal.
     use_readable_lines()
     print(f"Slack playground: {url} (no Slack workspace needed; Ctrl+C to stop)", flush=True)
