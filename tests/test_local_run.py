@@ -18,7 +18,7 @@ import pytest
 from bolt_app.config import DEFAULT_SLACK_API_URL, ConfigError, Settings
 from bolt_app.local import slack_requests as sr
 from bolt_app.local.fake_slack import Fault
-from tests.conftest import BOT_TOKEN, SIGNING_SECRET, lambda_env
+from tests.conftest import BOT_TOKEN, SIGNING_SECRET, TEST_ADMIN, lambda_env
 from tests.containers import Container, LocalBot, local_bot
 from tests.socket_mode_server import SocketModeServer
 
@@ -425,7 +425,10 @@ def test_the_local_server_runs_a_lazy_command_whose_text_says_payload(slack, mon
     from bolt_app.request_path.gateway import SlackGateway
 
     monkeypatch.delenv("STACK_NAME", raising=False)
-    settings = Settings(bot_token=BOT_TOKEN, signing_secret=SIGNING_SECRET, api_url=slack.api_url)
+    # The asker is an admin: /stack-status is for admins in the shipped policy.
+    settings = Settings(
+        bot_token=BOT_TOKEN, signing_secret=SIGNING_SECRET, api_url=slack.api_url, chatops_admins=(TEST_ADMIN,)
+    )
     asgi_app = GuardedAsgiApp(create_app(settings), SlackGateway(settings, Logger(service="slack-bot")))
     fields = sr.slash_command("/stack-status", "payloads-api", response_url=slack.new_response_url())
     body, content_type = sr.form_body(fields)
