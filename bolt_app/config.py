@@ -30,6 +30,8 @@ class Settings:
     idempotency_table: str | None = None
     # Where bot_token and signing_secret came from on Lambda; re-read when Slack says they changed.
     secret_arn: str | None = None
+    # Where alarms, deploys and the digest are posted (bolt_app/notifications/); None: nowhere.
+    alerts_channel: str | None = None
     # The credentials in use: bot_token and signing_secret above are their values at start.
     credentials: SlackCredentials = field(init=False, repr=False, compare=False)
 
@@ -74,6 +76,7 @@ class Settings:
             bot_user_id=optional("SLACK_BOT_USER_ID"),
             idempotency_table=optional("IDEMPOTENCY_TABLE"),
             secret_arn=secret_arn,
+            alerts_channel=optional("ALERTS_CHANNEL"),
         )
 
 

@@ -31,6 +31,11 @@ class Metric(StrEnum):
     # ...or that waited for its outcome and then answered (200) or took over (released).
     RETRIES_AWAITED = "RetriesAwaited"
     REQUESTS_REJECTED = "RequestsRejected"
+    # The alerts channel (bolt_app/notifications/): messages posted, 429s waited out, and notifications
+    # Slack refused for the channel itself (not invited, archived, gone: alarmed, template.yaml).
+    ALERTS_POSTED = "AlertsPosted"
+    ALERTS_RATE_LIMITED = "AlertsRateLimited"
+    ALERTS_UNDELIVERABLE = "AlertsUndeliverable"
 
 
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or DEFAULT_NAMESPACE)

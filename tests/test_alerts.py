@@ -1,0 +1,191 @@
+"""Alarms, deploys and the digest in the alerts channel (bolt_app/notifications/, docs/alerts.md).
+
+Events in the shapes AWS sends (bolt_app/local/aws_events.py) go through handler.handler; the fake Slack
+answers as Slack does (threads, chat.update, not_in_channel, and, where a test asks, its per-channel rate
+limit with 429 and Retry-After)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from bolt_app.local import aws_events
+from bolt_app.local import slack_requests as sr
+from bolt_app.local.fake_slack import FakeSlack
+from bolt_app.slack_web.slack_text import WORD_JOINER
+
+ALERTS = "C0ALERTS01"
+T0 = datetime(2026, 12, 1, 21, 0, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def bot(fresh_container, slack: FakeSlack) -> Any:
+    """A fresh container with the alerts channel set (in-memory stores)."""
+    return fresh_container(ALERTS_CHANNEL=ALERTS)
+
+
+def _name() -> str:
+    return f"slack-bot-errors-{uuid.uuid4().hex[:6]}"
+
+
+def _top(slack: FakeSlack, channel: str = ALERTS) -> list[dict[str, Any]]:
+    return [m for m in slack.messages(channel) if not m.get("thread_ts")]
+
+
+def _replies(slack: FakeSlack, ts: str, channel: str = ALERTS) -> list[dict[str, Any]]:
+    return [m for m in slack.messages(channel) if m.get("thread_ts") == ts]
+
+
+def _state_line(message: dict[str, Any]) -> str:
+    [block] = [b for b in message["blocks"] if b.get("block_id") == "alarm_state"]
+    return block["text"]["text"]
+
+
+def _total(value: Any) -> float:
+    return sum(value) if isinstance(value, list) else value
+
+
+def _invoke(module: Any, event: dict[str, Any]) -> Any:
+    return module.handler(event, sr.LambdaContext())
+
+
+def test_an_alarm_opens_a_thread_and_its_recovery_replies_and_updates_the_card(bot, slack):
+    name = _name()
+    _invoke(bot, aws_events.alarm_event(name, "ALARM", T0))
+    _invoke(bot, aws_events.alarm_event(name, "OK", T0 + timedelta(minutes=5), old_state="ALARM"))
+
+    [card] = _top(slack)
+    assert f"*{name}* is *OK* since 2026-12-01 21:05:00 UTC" in _state_line(card)
+    [reply] = _replies(slack, card["ts"])
+    assert reply["text"].startswith(":large_green_circle: *OK* at 2026-12-01 21:05:00 UTC")
+    # The card: reason, metric, threshold, region, a console link, and the two buttons.
+    flat = json.dumps(card["blocks"], ensure_ascii=False)
+    assert "AWS/Lambda Errors (sum over 300 s) [FunctionName=slack-bot]" in flat
+    assert "≥ 1 for 1 period" in flat and "US East (N. Virginia)" in flat
+    assert f"https://us-east-1.console.aws.amazon.com/cloudwatch/home?region=us-east-1#alarmsV2:alarm/{name}" in flat
+    [actions] = [b for b in card["blocks"] if b["type"] == "actions"]
+    assert [e["action_id"] for e in actions["elements"]] == ["alarm_acknowledge", "alarm_stack_status"]
+    # The first post was the ALARM card; then the reply; the card was redrawn with chat.update.
+    [first, second] = slack.calls_to("chat.postMessage")
+    assert ":red_circle:" in first.args["text"] and second.args["thread_ts"] == card["ts"]
+    assert [c.args["ts"] for c in slack.calls_to("chat.update")] == [card["ts"]]
+
+
+def test_an_alarm_after_recovery_starts_a_new_thread(bot, slack):
+    name = _name()
+    _invoke(bot, aws_events.alarm_event(name, "ALARM", T0))
+    _invoke(bot, aws_events.alarm_event(name, "OK", T0 + timedelta(minutes=5), old_state="ALARM"))
+    _invoke(bot, aws_events.alarm_event(name, "ALARM", T0 + timedelta(minutes=9)))
+    _invoke(bot, aws_events.alarm_event(name, "INSUFFICIENT_DATA", T0 + timedelta(minutes=12), old_state="ALARM"))
+
+    first, second = _top(slack)
+    assert "*OK*" in _state_line(first) and "*INSUFFICIENT_DATA*" in _state_line(second)
+    assert len(_replies(slack, first["ts"])) == 1 and len(_replies(slack, second["ts"])) == 1
+
+
+def test_an_older_change_delivered_late_is_added_but_never_overwrites_the_card(bot, slack):
+    name = _name()
+    _invoke(bot, aws_events.alarm_event(name, "ALARM", T0))
+    _invoke(bot, aws_events.alarm_event(name, "OK", T0 + timedelta(minutes=10), old_state="ALARM"))
+    # Happened between the two, delivered last.
+    _invoke(bot, aws_events.alarm_event(name, "INSUFFICIENT_DATA", T0 + timedelta(minutes=4), old_state="ALARM"))
+
+    [card] = _top(slack)
+    assert "*OK* since 2026-12-01 21:10:00 UTC" in _state_line(card)
+    ok, late = _replies(slack, card["ts"])
+    assert "Arrived late" not in ok["text"]
+    assert "*INSUFFICIENT_DATA* at 2026-12-01 21:04:00 UTC" in late["text"] and "Arrived late" in late["text"]
+    assert len(slack.calls_to("chat.update")) == 1  # only the newer change redrew it
+
+
+def test_a_recovery_delivered_before_its_alarm(bot, slack):
+    name = _name()
+    _invoke(bot, aws_events.alarm_event(name, "OK", T0 + timedelta(minutes=5), old_state="ALARM"))
+    _invoke(bot, aws_events.alarm_event(name, "ALARM", T0))
+
+    [card] = _top(slack)  # the late ALARM is older than the OK shown: no new thread, no overwrite
+    assert "*OK*" in _state_line(card)
+    [late] = _replies(slack, card["ts"])
+    assert "*ALARM*" in late["text"] and "Arrived late" in late["text"]
+
+
+def test_a_redelivered_notification_is_posted_once(bot, slack):
+    name = _name()
+    event = aws_events.alarm_event(name, "ALARM", T0)
+    recovery = aws_events.alarm_event(name, "OK", T0 + timedelta(minutes=1), old_state="ALARM")
+    for delivered in (event, event, recovery, recovery, event):
+        _invoke(bot, delivered)
+
+    assert len(slack.calls_to("chat.postMessage")) == 2
+    [card] = _top(slack)
+    assert len(_replies(slack, card["ts"])) == 1 and "*OK*" in _state_line(card)
+
+
+@pytest.mark.parametrize(
+    ("subject", "message"),
+    [
+        (None, "Deploy finished <!channel> see <https://evil.example/login|https://docs.aws.amazon.com>"),
+        ("Hand-published", '{"hello": "not an alarm", "AlarmName": 3}'),
+        ("@here look", "@channel please check &amp; <@U0BOSS0001> @everyone"),
+        (None, ""),
+    ],
+)
+def test_any_other_message_is_posted_plainly_and_can_never_ping_or_disguise_a_link(bot, slack, subject, message):
+    response = _invoke(bot, aws_events.sns_event(message, subject))
+
+    assert response == {"notifications": 1}
+    [posted] = _top(slack)
+    text = posted["text"] + json.dumps(posted["blocks"], ensure_ascii=False)
+    for live in ("<!channel>", "<!here>", "<https://evil", "<@U0BOSS0001>", "@channel", "@here", "@everyone"):
+        assert live not in text, live
+    if "<!channel>" in message:
+        assert "&lt;!channel&gt;" in posted["text"]
+        assert "&lt;https://evil.example/login|https://docs.aws.amazon.com&gt;" in posted["text"]
+    if "@channel" in message:
+        assert f"@{WORD_JOINER}channel" in posted["text"] and "&amp;amp;" in posted["text"]
+    if subject:
+        assert posted["text"].startswith(":envelope: *")
+
+
+def test_a_channel_the_bot_is_not_in_is_logged_once_with_the_fix_and_raised_for_lambdas_retries(
+    fresh_container, slack, capsys
+):
+    channel = f"C0NOBOT{uuid.uuid4().hex[:4].upper()}"
+    bot = fresh_container(ALERTS_CHANNEL=channel)
+    slack.channels_without_bot.add(channel)
+    capsys.readouterr()
+
+    from bolt_app.notifications.posting import NotificationUndeliverable
+
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append  # type: ignore[method-assign]
+    posting_logger = logging.getLogger("bolt_app.notifications.posting")
+    posting_logger.addHandler(handler)
+    try:
+        for _ in range(2):
+            with pytest.raises(NotificationUndeliverable, match="not_in_channel"):
+                _invoke(bot, aws_events.alarm_event(_name(), "ALARM", T0))
+    finally:
+        posting_logger.removeHandler(handler)
+    refused = [r.getMessage() for r in records if "alerts channel refused" in r.getMessage()]
+    fix = f"invite the bot to the channel: /invite @<bot> in <#{channel}>"
+    assert refused == [f"alerts channel refused: not_in_channel ({fix})"]
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    metrics = [line for line in lines if "_aws" in line]
+    # Flushed by @metrics.log_metrics even though the invocation raised: the alarm counts every refusal.
+    assert sum(_total(m.get("AlertsUndeliverable", 0)) for m in metrics) == 2
+    # Released for the retry: once the bot is invited, Lambda's retry posts it.
+    slack.channels_without_bot.clear()
+    assert _invoke(bot, aws_events.alarm_event(_name(), "ALARM", T0)) == {"notifications": 1}
+
+
+def test_without_an_alerts_channel_nothing_is_posted(fresh_container, slack):
+    bot = fresh_container()
+    assert _invoke(bot, aws_events.alarm_event(_name(), "ALARM", T0))["notifications"] == 0
+    assert slack.calls == []
