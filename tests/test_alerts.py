@@ -189,3 +189,91 @@ def test_without_an_alerts_channel_nothing_is_posted(fresh_container, slack):
     bot = fresh_container()
     assert _invoke(bot, aws_events.alarm_event(_name(), "ALARM", T0))["notifications"] == 0
     assert slack.calls == []
+
+
+# -- deploys -----------------------------------------------------------------------------------------
+
+
+def test_a_deploy_of_this_stack_starts_a_thread_and_ends_in_it_with_its_duration(fresh_container, slack):
+    stack = f"slack-bot-{uuid.uuid4().hex[:6]}"
+    bot = fresh_container(ALERTS_CHANNEL=ALERTS, STACK_NAME=stack)
+    start = aws_events.stack_status_event(stack, "UPDATE_IN_PROGRESS", T0, reason="User Initiated")
+    _invoke(bot, start)
+    _invoke(
+        bot, aws_events.stack_status_event(stack, "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS", T0 + timedelta(seconds=95))
+    )
+    end = aws_events.stack_status_event(stack, "UPDATE_COMPLETE", T0 + timedelta(seconds=102))
+    _invoke(bot, end)
+    _invoke(bot, end)  # EventBridge delivers at least once
+    _invoke(bot, start)
+
+    [card] = _top(slack)
+    [reply] = _replies(slack, card["ts"])
+    assert reply["text"] == f":white_check_mark: *{stack}*: `UPDATE_COMPLETE` in 1 min 42 s"
+    # The first message now says how it ended.
+    assert card["text"] == reply["text"] and card["blocks"][0]["block_id"] == "deploy_state"
+    assert slack.calls_to("chat.postMessage")[0].args["text"].startswith(f":rocket: Deploying *{stack}*…")
+    assert len(slack.calls_to("chat.postMessage")) == 2
+
+
+def test_a_failed_deploy_says_why_in_its_thread(fresh_container, slack):
+    stack = f"slack-bot-{uuid.uuid4().hex[:6]}"
+    bot = fresh_container(ALERTS_CHANNEL=ALERTS, STACK_NAME=stack)
+    why = "The following resource(s) failed to update: [SlackBotFunction]. <!channel>"
+    for status, seconds, reason in [
+        ("UPDATE_IN_PROGRESS", 0, "User Initiated"),
+        ("UPDATE_ROLLBACK_IN_PROGRESS", 40, why),
+        ("UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS", 70, ""),
+        ("UPDATE_ROLLBACK_COMPLETE", 75, ""),
+    ]:
+        _invoke(bot, aws_events.stack_status_event(stack, status, T0 + timedelta(seconds=seconds), reason=reason))
+
+    [card] = _top(slack)
+    rollback, end = _replies(slack, card["ts"])
+    assert (
+        "`UPDATE_ROLLBACK_IN_PROGRESS`" in rollback["text"]
+        and "failed to update: [SlackBotFunction]" in rollback["text"]
+    )
+    assert "<!channel>" not in rollback["text"] and "&lt;!channel&gt;" in rollback["text"]
+    assert end["text"].startswith(f":x: *{stack}*: `UPDATE_ROLLBACK_COMPLETE` in 1 min 15 s")
+    assert card["text"].startswith(":x:")
+
+
+def test_status_changes_of_other_stacks_are_ignored(fresh_container, slack):
+    bot = fresh_container(ALERTS_CHANNEL=ALERTS, STACK_NAME="slack-bot")
+    response = _invoke(bot, aws_events.stack_status_event("someone-elses-stack", "UPDATE_IN_PROGRESS", T0))
+
+    assert response == {"notifications": 1}  # handled (and recorded as such): nothing to post
+    assert slack.calls == []
+
+
+# -- the digest ----------------------------------------------------------------------------------
+
+
+def test_the_digest_posts_the_stack_status_card_once_per_scheduled_run(fresh_container, slack):
+    bot = fresh_container(ALERTS_CHANNEL=ALERTS)
+    run = aws_events.digest_event(T0)
+    _invoke(bot, run)
+    _invoke(bot, run)  # Scheduler's retry of the same run
+    _invoke(bot, aws_events.digest_event(T0 + timedelta(days=1)))
+
+    first, second = _top(slack)
+    # Outside AWS there is no stack: the card /stack-status shows then.
+    assert first["blocks"][0]["block_id"] == "stack_not_deployed"
+    assert second["text"] == first["text"]
+
+
+def test_the_digest_reports_the_deployed_stack(fresh_container, slack, aws_endpoint):
+    import boto3
+
+    stack = f"slack-bot-{uuid.uuid4().hex[:6]}"
+    template = {"Resources": {"Topic": {"Type": "AWS::SNS::Topic"}}}
+    boto3.client("cloudformation", endpoint_url=aws_endpoint).create_stack(
+        StackName=stack, TemplateBody=json.dumps(template)
+    )
+    bot = fresh_container(ALERTS_CHANNEL=ALERTS, STACK_NAME=stack)
+    _invoke(bot, aws_events.digest_event(T0))
+
+    [card] = _top(slack)
+    assert card["text"].startswith(f"Stack `{stack}`: CREATE_COMPLETE")
+    assert card["blocks"][0] == {"type": "header", "text": {"type": "plain_text", "text": f"Stack {stack}"}}
