@@ -36,6 +36,10 @@ class Metric(StrEnum):
     ALERTS_POSTED = "AlertsPosted"
     ALERTS_RATE_LIMITED = "AlertsRateLimited"
     ALERTS_UNDELIVERABLE = "AlertsUndeliverable"
+    # Commands and clicks the command policy refused (bolt_app/chatops/).
+    COMMANDS_DENIED = "CommandsDenied"
+    # Audit records that could not be written (logged at ERROR with the record; alarmed).
+    AUDIT_WRITE_FAILURES = "AuditWriteFailures"
 
 
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or DEFAULT_NAMESPACE)
