@@ -27,6 +27,8 @@ from bolt_app.notifications.posting import AlertsPoster, NotificationFailed
 from bolt_app.notifications.thread_store import ALARM_PREFIX, Thread, ThreadStore
 from bolt_app.slack_web.blocks import AlarmView, alarm_card, alarm_thread_reply
 
+# chat.update(ts, text, blocks)
+Update = Callable[[str, str, list[dict]], None]
 POLL_SECONDS = 0.1
 # A card redrawn this many times in a row by one notification means a storm of that alarm: the newer
 # changes' own notifications redraw it after theirs.
@@ -126,16 +128,20 @@ class AlarmThreads:
             self._redraw(thread.key, thread.ts, None)
 
     def _redraw(self, key: str, ts: str, drawn: Thread | None) -> None:
-        """chat.update the first message until it shows what the record says (newest change, acknowledgement)."""
-        for _ in range(MAX_REDRAWS):
-            current = self.store.get(key)
-            if current is None or current.ts != ts:
-                return  # a new thread replaced this one: its own card is drawn by its opener
-            if drawn is not None and (current.shown_id, current.acknowledged_by) == (
-                drawn.shown_id,
-                drawn.acknowledged_by,
-            ):
-                return
-            text, blocks = card_of(current)
-            self.poster.update(ts, text, blocks)
-            drawn = current
+        redraw(self.store, key, ts, drawn, self.poster.update)
+
+
+def redraw(store: ThreadStore, key: str, ts: str, drawn: Thread | None, update: Update) -> None:
+    """chat.update the first message until it shows what the record says (newest change, acknowledgement).
+
+    Whoever changes the record redraws after it and reads the record again after each redraw: a redraw
+    that raced with a newer change (and drew the older one last) is followed by one more."""
+    for _ in range(MAX_REDRAWS):
+        current = store.get(key)
+        if current is None or current.ts != ts:
+            return  # a new thread replaced this one: its own card is drawn by its opener
+        if drawn is not None and (current.shown_id, current.acknowledged_by) == (drawn.shown_id, drawn.acknowledged_by):
+            return
+        text, blocks = card_of(current)
+        update(ts, text, blocks)
+        drawn = current

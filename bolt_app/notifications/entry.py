@@ -39,6 +39,11 @@ _stores: dict[str | None, ThreadStore] = {}
 _stores_lock = threading.Lock()
 
 
+def shared_thread_store(table: str | None) -> ThreadStore:
+    """The container's thread store (the alarm card's buttons use the one the notifications write)."""
+    return _thread_store(table)
+
+
 def _thread_store(table: str | None) -> ThreadStore:
     with _stores_lock:  # once per container: the in-memory store is the container's memory
         if table not in _stores:

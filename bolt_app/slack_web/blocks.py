@@ -315,7 +315,9 @@ def alarm_card(view: AlarmView, thread_ts: str | None = None) -> tuple[str, list
     if context:
         blocks.append(ContextBlock(elements=[MarkdownTextObject(text=c) for c in context]))
     buttons = [
-        ButtonElement(text=PlainTextObject(text="Stack status"), action_id=ALARM_STACK_STATUS_ACTION, value="status")
+        ButtonElement(
+            text=PlainTextObject(text="Stack status"), action_id=ALARM_STACK_STATUS_ACTION, value="stack-status"
+        )
     ]
     if not view.acknowledged_by:
         buttons.insert(
@@ -323,7 +325,8 @@ def alarm_card(view: AlarmView, thread_ts: str | None = None) -> tuple[str, list
             ButtonElement(
                 text=PlainTextObject(text="Acknowledge"),
                 action_id=ALARM_ACKNOWLEDGE_ACTION,
-                value="ack",
+                # The alarm the card is about (an ARN: well under a button value's 2,000 characters).
+                value=view.alarm_arn[:2000],
                 style="primary",
             ),
         )
