@@ -277,3 +277,37 @@ def test_the_digest_reports_the_deployed_stack(fresh_container, slack, aws_endpo
     [card] = _top(slack)
     assert card["text"].startswith(f"Stack `{stack}`: CREATE_COMPLETE")
     assert card["blocks"][0] == {"type": "header", "text": {"type": "plain_text", "text": f"Stack {stack}"}}
+
+
+def test_slacks_requests_never_load_the_notification_code(slack):
+    """handler.handler's HTTP path keeps its imports (and cold start): bolt_app.notifications and Powertools'
+    event source data classes are loaded by the first notification only."""
+    import subprocess
+    import sys
+    import textwrap
+
+    from tests.conftest import ROOT_DIR, dm_event, lambda_env
+
+    code = textwrap.dedent("""
+        import json, sys
+        import handler
+        from bolt_app.local import slack_requests as sr
+        dm, alarm = json.loads(sys.stdin.read())
+        assert handler.handler(dm, sr.LambdaContext())["statusCode"] == 200
+        loaded = [m for m in sys.modules if m.startswith("bolt_app.notifications") or ".data_classes" in m]
+        assert not loaded, loaded
+        assert handler.handler(alarm, sr.LambdaContext()) == {"notifications": 1}
+        assert "bolt_app.notifications.entry" in sys.modules
+        print("OK")
+    """)
+    events = [dm_event(sr.dm_message("hello")), aws_events.alarm_event(_name(), "ALARM", T0)]
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        input=json.dumps(events),
+        cwd=ROOT_DIR,
+        env=lambda_env(slack, ALERTS_CHANNEL=ALERTS),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0 and "OK" in result.stdout, result.stdout + result.stderr

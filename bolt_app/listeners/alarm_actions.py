@@ -19,8 +19,6 @@ from slack_sdk.errors import SlackApiError
 from bolt_app.chatops import AuditRecord, policy_action, registry_of
 from bolt_app.config import AwsDeployment
 from bolt_app.listeners.stack_status import build_report
-from bolt_app.notifications.alarm_threads import alarm_key, redraw
-from bolt_app.notifications.entry import shared_thread_store
 from bolt_app.slack_web.blocks import (
     ALARM_ACKNOWLEDGE_ACTION,
     ALARM_STACK_STATUS_ACTION,
@@ -66,6 +64,10 @@ def _clicked(body: dict[str, Any]) -> tuple[str | None, str | None, str | None, 
 def acknowledge_alarm(
     body: dict[str, Any], client: WebClient, logger: logging.Logger, table_name: str | None, registry: Any
 ) -> None:
+    # Here, not at import: Slack's other requests never load the notification code (handler.py's cold start).
+    from bolt_app.notifications.alarm_threads import alarm_key, redraw
+    from bolt_app.notifications.entry import shared_thread_store
+
     user, channel, ts, alarm_arn = _clicked(body)
     if not (user and channel and ts and alarm_arn):
         logger.warning("alarm acknowledgement ignored: no user, channel, card or alarm in the click")
