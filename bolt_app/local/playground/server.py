@@ -47,6 +47,15 @@ def create_asgi_app(playground: Playground, *, mount_fake_slack: bool = True) ->
         args = (str(body.get("channel")), str(body.get("ts")), str(body.get("action_id")))
         return JSONResponse(await run_in_threadpool(playground.click, *args))
 
+    async def aws_event(request: Request) -> Response:
+        # The alerts channel's test events (aws_events.py): a test alarm, its recovery, a deploy, the digest.
+        from bolt_app.local.playground import aws_events
+
+        kind = str((await _json_object(request)).get("kind"))
+        if kind not in aws_events.KINDS:
+            raise PlaygroundError(f"expected {{kind}}, one of {', '.join(aws_events.KINDS)}")
+        return JSONResponse(await run_in_threadpool(aws_events.fire, playground, kind))
+
     async def bad_request(request: Request, error: Exception) -> Response:
         return JSONResponse({"error": str(error)}, status_code=400)
 
@@ -55,6 +64,7 @@ def create_asgi_app(playground: Playground, *, mount_fake_slack: bool = True) ->
         Route("/playground/state", state),
         Route("/playground/messages", send, methods=["POST"]),
         Route("/playground/actions", click, methods=["POST"]),
+        Route("/playground/aws-events", aws_event, methods=["POST"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
     if mount_fake_slack:
