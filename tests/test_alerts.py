@@ -311,3 +311,38 @@ def test_slacks_requests_never_load_the_notification_code(slack):
         timeout=120,
     )
     assert result.returncode == 0 and "OK" in result.stdout, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("kind", ["alarm", "ok", "message", "deploy-start", "deploy-end", "deploy-failed", "digest"])
+def test_python_m_bolt_app_event_prints_events_the_handler_takes(fresh_container, slack, kind):
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT_DIR
+
+    printed = subprocess.run(
+        [sys.executable, "-m", "bolt_app", "event", kind, "--name", "slack-bot" if "deploy" in kind else _name()],
+        cwd=ROOT_DIR,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    bot = fresh_container(ALERTS_CHANNEL=ALERTS, STACK_NAME="slack-bot")
+
+    assert _invoke(bot, json.loads(printed)) == {"notifications": 1}
+    assert len(slack.calls_to("chat.postMessage")) == 1
+
+
+def test_a_card_deleted_in_slack_does_not_block_its_alarm(bot, slack):
+    name = _name()
+    _invoke(bot, aws_events.alarm_event(name, "ALARM", T0))
+    [card] = _top(slack)
+    slack._replace(ALERTS, card["ts"], None)  # someone deleted the card
+
+    # The change is still posted (in the old thread); the redraw finds no card and retires the thread.
+    assert _invoke(bot, aws_events.alarm_event(name, "OK", T0 + timedelta(minutes=2))) == {"notifications": 1}
+    assert _invoke(bot, aws_events.alarm_event(name, "ALARM", T0 + timedelta(minutes=4))) == {"notifications": 1}
+
+    [new_card] = _top(slack)
+    assert new_card["ts"] != card["ts"] and "*ALARM*" in _state_line(new_card)

@@ -150,3 +150,38 @@ def digest_event(scheduled: datetime, schedule_name: str = "slack-bot-digest") -
         "schedule_arn": f"arn:aws:scheduler:{REGION}:{ACCOUNT}:schedule/default/{schedule_name}",
         "scheduled_time": scheduled.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
+
+
+EVENT_KINDS = ("alarm", "ok", "message", "deploy-start", "deploy-end", "deploy-failed", "digest")
+
+
+def main(argv: list[str]) -> int:
+    """`python -m bolt_app event KIND [--name NAME]`: print one test event for the alerts channel as JSON, to
+    send to the deployed function (`aws lambda invoke --invocation-type Event --cli-binary-format raw-in-base64-out
+    --payload file://event.json`) or to read. KIND: alarm, ok (the same alarm recovering), message (a message
+    published by hand), deploy-start, deploy-end, deploy-failed (NAME is the stack: the function ignores other
+    stacks), digest."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m bolt_app event", description=main.__doc__)
+    parser.add_argument("kind", choices=EVENT_KINDS)
+    parser.add_argument("--name", default=None, help="the alarm's name, or the stack's (default: STACK_NAME)")
+    args = parser.parse_args(argv)
+    import os
+
+    now = datetime.now(UTC)
+    stack = args.name or os.environ.get("STACK_NAME") or "slack-bot"
+    alarm = args.name or "slack-bot-test-alarm"
+    events = {
+        "alarm": lambda: alarm_event(alarm, "ALARM", now),
+        "ok": lambda: alarm_event(alarm, "OK", now, old_state="ALARM"),
+        "message": lambda: sns_event("Published by hand: <!channel> look at https://example.com", "A test"),
+        "deploy-start": lambda: stack_status_event(stack, "UPDATE_IN_PROGRESS", now, reason="User Initiated"),
+        "deploy-end": lambda: stack_status_event(stack, "UPDATE_COMPLETE", now),
+        "deploy-failed": lambda: stack_status_event(
+            stack, "UPDATE_ROLLBACK_COMPLETE", now, reason="The following resource(s) failed to update: [X]."
+        ),
+        "digest": lambda: digest_event(now),
+    }
+    print(json.dumps(events[args.kind](), indent=2))
+    return 0

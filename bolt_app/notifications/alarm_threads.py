@@ -17,16 +17,18 @@ notification does not repeat what it already posted.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from datetime import datetime
 
 from bolt_app.foundation.observability import Metric, count
 from bolt_app.notifications.events import AlarmChange
-from bolt_app.notifications.posting import AlertsPoster, NotificationFailed
+from bolt_app.notifications.posting import AlertsPoster, MessageGone, NotificationFailed
 from bolt_app.notifications.thread_store import ALARM_PREFIX, Thread, ThreadStore
 from bolt_app.slack_web.blocks import AlarmView, alarm_card, alarm_thread_reply
 
+logger = logging.getLogger(__name__)
 # chat.update(ts, text, blocks)
 Update = Callable[[str, str, list[dict]], None]
 POLL_SECONDS = 0.1
@@ -143,5 +145,11 @@ def redraw(store: ThreadStore, key: str, ts: str, drawn: Thread | None, update: 
         if drawn is not None and (current.shown_id, current.acknowledged_by) == (drawn.shown_id, drawn.acknowledged_by):
             return
         text, blocks = card_of(current)
-        update(ts, text, blocks)
+        try:
+            update(ts, text, blocks)
+        except MessageGone:
+            # Deleted in Slack: this change is in the thread (posted before the redraw); the next opens a new one.
+            logger.warning("alarm card gone from the channel; the next change opens a new thread")
+            store.retire(current)
+            return
         drawn = current

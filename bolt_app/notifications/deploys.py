@@ -10,12 +10,13 @@ whatever the rule says (a rule can be edited by hand).
 
 from __future__ import annotations
 
+import contextlib
 import json
 from datetime import datetime
 
 from bolt_app.foundation.observability import Metric, count
 from bolt_app.notifications.events import StackStatusChange
-from bolt_app.notifications.posting import AlertsPoster, NotificationFailed
+from bolt_app.notifications.posting import AlertsPoster, MessageGone, NotificationFailed
 from bolt_app.notifications.thread_store import DEPLOY_PREFIX, ThreadStore
 from bolt_app.slack_web.blocks import deploy_finished, deploy_progress, deploy_started
 
@@ -80,7 +81,8 @@ class Deploys:
             assert thread is not None and thread.ts is not None
             self.poster.post(text, thread_ts=thread.ts)
             self.store.mark_posted(thread, change.event_id)
-            self.poster.update(thread.ts, text, blocks)
+            with contextlib.suppress(MessageGone):  # the first message was deleted: the reply says it all
+                self.poster.update(thread.ts, text, blocks)
         else:
             self.poster.post(text, blocks)
         count(Metric.ALERTS_POSTED)

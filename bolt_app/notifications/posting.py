@@ -58,6 +58,14 @@ class NotificationUndeliverable(NotificationFailed):
         self.error = error
 
 
+class MessageGone(NotificationFailed):
+    """chat.update found no such message: someone deleted the thread's first message."""
+
+
+# chat.update's answers for a message that is no longer there to update.
+GONE_ERRORS = frozenset({"message_not_found", "cant_update_message"})
+
+
 class AlertsPoster:
     def __init__(self, settings: Settings, channel: str, remaining_seconds: Callable[[], float]) -> None:
         self.channel = channel
@@ -105,6 +113,8 @@ class AlertsPoster:
                 count(Metric.SLACK_API_ERRORS)
                 if code in PERMANENT_ERRORS:
                     raise self._undeliverable(code) from None
+                if method == "chat.update" and code in GONE_ERRORS:
+                    raise MessageGone(f"{method}: {code}") from None
                 raise NotificationFailed(f"{method}: Slack answered {code or response.status_code}") from None
             except NotificationFailed:
                 raise

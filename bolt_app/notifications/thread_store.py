@@ -55,6 +55,10 @@ class ThreadStore(Protocol):
         """Forget a thread whose first message could not be posted, so that a retry opens it again."""
         ...
 
+    def retire(self, thread: Thread) -> None:
+        """Forget a thread whose first message is gone (deleted in Slack): the next change opens a new one."""
+        ...
+
     def show_if_newer(self, thread: Thread, shown_id: str, shown: str, shown_at: str) -> bool:
         """Make `shown` what the first message shows if it happened after what it shows now."""
         ...
@@ -104,6 +108,12 @@ class InMemoryThreadStore:
         with self._lock:
             current = self._threads.get(thread.key)
             if current and current.generation == thread.generation and current.ts is None:
+                del self._threads[thread.key]
+
+    def retire(self, thread: Thread) -> None:
+        with self._lock:
+            current = self._threads.get(thread.key)
+            if current and current.generation == thread.generation:
                 del self._threads[thread.key]
 
     def show_if_newer(self, thread: Thread, shown_id: str, shown: str, shown_at: str) -> bool:
@@ -201,6 +211,16 @@ class DynamoDBThreadStore:
                 TableName=self._table,
                 Key={"id": {"S": thread.key}},
                 ConditionExpression="generation = :g AND attribute_not_exists(ts)",
+                ExpressionAttributeValues={":g": {"N": str(thread.generation)}},
+            )
+
+    def retire(self, thread: Thread) -> None:
+        client = self._client()
+        with contextlib.suppress(client.exceptions.ConditionalCheckFailedException):
+            client.delete_item(
+                TableName=self._table,
+                Key={"id": {"S": thread.key}},
+                ConditionExpression="generation = :g",
                 ExpressionAttributeValues={":g": {"N": str(thread.generation)}},
             )
 
