@@ -346,3 +346,21 @@ def test_a_card_deleted_in_slack_does_not_block_its_alarm(bot, slack):
 
     [new_card] = _top(slack)
     assert new_card["ts"] != card["ts"] and "*ALARM*" in _state_line(new_card)
+
+
+def test_a_failed_notification_releases_its_dynamodb_record_for_lambdas_retry(
+    fresh_container, slack, idempotency_table
+):
+    channel = f"C0DDBNOT{uuid.uuid4().hex[:3].upper()}"
+    bot = fresh_container(ALERTS_CHANNEL=channel, IDEMPOTENCY_TABLE=idempotency_table)
+    slack.channels_without_bot.add(channel)
+    event = aws_events.alarm_event(_name(), "ALARM", T0)
+
+    from bolt_app.notifications.posting import NotificationUndeliverable
+
+    with pytest.raises(NotificationUndeliverable):
+        _invoke(bot, event)
+    slack.channels_without_bot.clear()  # the bot was invited before Lambda's retry
+    assert _invoke(bot, event) == {"notifications": 1}
+    assert _invoke(bot, event) == {"notifications": 0}  # and a redelivery after it is a duplicate
+    assert len(_top(slack, channel)) == 1

@@ -32,6 +32,8 @@ logger = logging.getLogger(__name__)
 # chat.update(ts, text, blocks)
 Update = Callable[[str, str, list[dict]], None]
 POLL_SECONDS = 0.1
+# Posting a card takes one chat.postMessage, which the rate limit may hold for some seconds in a storm.
+MAX_WAIT_FOR_CARD_SECONDS = 20.0
 # A card redrawn this many times in a row by one notification means a storm of that alarm: the newer
 # changes' own notifications redraw it after theirs.
 MAX_REDRAWS = 5
@@ -107,8 +109,10 @@ class AlarmThreads:
         self._redraw(thread.key, ts, thread)
 
     def _wait_for_card(self, key: str, thread: Thread) -> None:
-        """Another container is posting the thread's first message: replies need its ts."""
-        while self._remaining() > 5:
+        """Another container is posting the thread's first message: replies need its ts. Bounded (the opener
+        may have crashed): then this notification raises, and Lambda's retry finds the thread or opens it."""
+        give_up = time.monotonic() + min(MAX_WAIT_FOR_CARD_SECONDS, self._remaining() - 5)
+        while time.monotonic() < give_up:
             time.sleep(POLL_SECONDS)
             current = self.store.get(key)
             if current is None or current.ts is not None or current.generation != thread.generation:
