@@ -364,3 +364,29 @@ def test_a_failed_notification_releases_its_dynamodb_record_for_lambdas_retry(
     assert _invoke(bot, event) == {"notifications": 1}
     assert _invoke(bot, event) == {"notifications": 0}  # and a redelivery after it is a duplicate
     assert len(_top(slack, channel)) == 1
+
+
+def test_the_fake_slack_rate_limits_posts_per_channel_only_when_asked(slack):
+    from slack_sdk import WebClient
+    from slack_sdk.errors import SlackApiError
+
+    from tests.conftest import BOT_TOKEN
+
+    client = WebClient(token=BOT_TOKEN, base_url=slack.api_url, retry_handlers=[])
+    for _ in range(3):  # off by default: existing tests are unchanged
+        client.chat_postMessage(channel=ALERTS, text="free")
+    slack.rate_limit("chat.postMessage", per_channel_interval=1.0)
+
+    client.chat_postMessage(channel=ALERTS, text="first")
+    with pytest.raises(SlackApiError) as refused:
+        client.chat_postMessage(channel=ALERTS, text="too soon")
+    assert refused.value.response.status_code == 429
+    assert refused.value.response["error"] == "ratelimited"
+    assert refused.value.response.headers["Retry-After"] == "1"  # whole seconds, as Slack sends
+    client.chat_postMessage(channel="C0OTHER001", text="another channel has its own limit")
+    client.chat_update(channel=ALERTS, ts=_top(slack)[0]["ts"], text="updates are not limited here")
+    assert [c.args["text"] for c in slack.rate_limited] == ["too soon"]
+    assert "too soon" not in [m["text"] for m in slack.messages(ALERTS)]
+    slack.reset()
+    client.chat_postMessage(channel=ALERTS, text="reset lifts it")
+    client.chat_postMessage(channel=ALERTS, text="reset lifts it")
