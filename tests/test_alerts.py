@@ -390,3 +390,34 @@ def test_the_fake_slack_rate_limits_posts_per_channel_only_when_asked(slack):
     slack.reset()
     client.chat_postMessage(channel=ALERTS, text="reset lifts it")
     client.chat_postMessage(channel=ALERTS, text="reset lifts it")
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {"Records": [{"EventSource": "aws:sns"}]},  # no Sns in the record
+        {"Records": [{"EventSource": "aws:sns", "Sns": "text"}]},
+        {"Records": [{"EventSource": "aws:sns", "Sns": {}}, {"EventSource": "aws:sqs"}]},
+        {"source": "aws.cloudformation", "detail-type": "CloudFormation Drift Detection Status Change", "id": "1"},
+        {"source": "aws.cloudformation", "detail-type": "CloudFormation Stack Status Change", "detail": []},
+    ],
+)
+def test_malformed_aws_events_are_ignored_without_a_crash(bot, slack, event):
+    response = _invoke(bot, event)
+
+    assert response["notifications"] == 0
+    assert slack.calls_to("chat.postMessage") == []
+
+
+def test_an_sns_message_without_a_message_id_is_still_posted_once(bot, slack):
+    event = aws_events.sns_event("published by a script that builds its own events")
+    del event["Records"][0]["Sns"]["MessageId"]
+    other = aws_events.sns_event("another one")
+    del other["Records"][0]["Sns"]["MessageId"]
+    for delivered in (event, event, other):
+        _invoke(bot, delivered)
+
+    assert [m["text"] for m in _top(slack)] == [
+        ":envelope: *Notification*\npublished by a script that builds its own events",
+        ":envelope: *Notification*\nanother one",
+    ]

@@ -81,8 +81,11 @@ def handle_event(
         if change is None:
             return {"notifications": 0, "ignored": "not a stack status change"}
         work.append((f"notification#event#{change.event_id}", change))
-    else:
+    elif events.is_digest_event(event):
         work.append((f"notification#digest#{events.digest_request(event).key}", events.DigestRequest("")))
+    else:
+        logger.warning("notification ignored: not an SNS, CloudFormation or digest event")
+        return {"notifications": 0, "ignored": "unknown event"}
 
     posted = 0
     for key, item in work:

@@ -6,6 +6,7 @@ recognise is never an error: an SNS message that is not an alarm is a PlainNotif
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -136,16 +137,22 @@ def is_digest_event(event: Any) -> bool:
 
 
 def sns_notifications(event: dict[str, Any]) -> list[Notification]:
-    """One notification per record (SNS sends one record per invocation; a list costs nothing)."""
-    return [_notification(record) for record in SNSEvent(event).records]
+    """One notification per record (SNS sends one record per invocation; a list costs nothing). A record
+    without an SNS message in it (an event sent by hand) has nothing to post and is left out."""
+    found = [_notification(record) for record in SNSEvent(event).records]
+    return [n for n in found if n is not None]
 
 
-def _notification(record: SNSEventRecord) -> Notification:
-    sns = record.sns
-    raw = sns.raw_event
-    message_id = str(raw.get("MessageId") or "")
+def _notification(record: SNSEventRecord) -> Notification | None:
+    raw = record.raw_event.get("Sns")
+    if not isinstance(raw, dict):
+        return None
     text = raw.get("Message")
     text = text if isinstance(text, str) else json.dumps(text)
+    # SNS's MessageId is the same across its redeliveries; a hand-made event without one is keyed on its text.
+    message_id = raw.get("MessageId")
+    if not isinstance(message_id, str) or not message_id:
+        message_id = "sha256:" + hashlib.sha256(json.dumps(raw, sort_keys=True).encode()).hexdigest()
     subject = raw.get("Subject")
     alarm = alarm_change(message_id, text)
     if alarm is not None:
