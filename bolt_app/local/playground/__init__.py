@@ -11,6 +11,8 @@ import os
 import secrets
 import sys
 
+from bolt_app.chatops import Policy, registry_of
+from bolt_app.config import ConfigError, Settings
 from bolt_app.local.fake_slack import FakeSlack
 from bolt_app.local.listening import CannotListen, listening_socket
 from bolt_app.local.playground.server import SLACK_MOUNT, create_asgi_app
@@ -40,11 +42,17 @@ def start_session(base_url: str) -> Playground:
     os.environ["CHATOPS_ADMINS"] = HUMAN_ID
     # Alarms, deploys and the digest (bolt_app/notifications/) go to the playground's #alerts.
     os.environ["ALERTS_CHANNEL"] = ALERTS_CHANNEL
+    # The command policy first: a broken one is a ConfigError here, as it is at a Lambda cold start
+    # (where handler.py logs it and answers 500), not an app that failed to build.
+    settings = Settings.from_env()
+    Policy.load(settings.policy_file, settings.chatops_admins)
     sys.modules.pop("handler", None)
     handler_module = importlib.import_module("handler")
     playground = Playground(fake, handler_module.handler, signing_secret)
     # Lazy listeners: Lambda's asynchronous self-invocation, played in this process.
     playground.attach_self_invoker(handler_module.bot.lambda_adapter.self_invoker)
+    # The audit trail (local: JSON log lines): each record also goes to the inspector.
+    playground.attach_audit_trail(registry_of(handler_module.bot.lambda_adapter.app).audit)
     return playground
 
 
@@ -58,7 +66,12 @@ def serve(host: str = "127.0.0.1", port: int = 3000) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 1
     url = f"http://{host}:{sock.getsockname()[1]}"
-    playground = start_session(url)
+    try:
+        playground = start_session(url)
+    except ConfigError as error:  # policy.toml (or CHATOPS_ADMINS) that cannot be used: one line, no traceback
+        print(f"error: {error}", file=sys.stderr)
+        sock.close()
+        return 2
     print(f"Slack playground: {url} (no Slack workspace needed; Ctrl+C to stop)", flush=True)
     config = uvicorn.Config(create_asgi_app(playground), log_level="warning", timeout_graceful_shutdown=2)
     try:
