@@ -2,6 +2,9 @@
 
 - `handler.handler`: API Gateway HTTP API (payload 2.0), REST API (payload 1.0) and Function
   URL events, through Bolt's `SlackRequestHandler` Lambda adapter. The default.
+- the same `handler.handler` also takes the alerts channel's events (bolt_app/notifications/, docs/alerts.md):
+  SNS records from the stack's AlarmTopic, EventBridge CloudFormation status changes of this stack, and the
+  digest schedule's event. Their code is imported on the first such event, never on Slack's HTTP path.
 - `handler.asgi_handler`: the same app through Mangum and Bolt's ASGI adapter, for
   Application Load Balancer targets (Bolt's Lambda adapter answers ALB events with 404).
   Loaded on first use, so the default path never imports Mangum.
@@ -73,8 +76,40 @@ class _Bot:
         app, exactly_once = self.lambda_adapter.app, self.gateway.exactly_once
         return lambda_response(handle_self_invocation(app, exactly_once, event, context, logger))
 
+    def run_notification(self, event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        """An alarm, deploy or digest event for the alerts channel. Invoked asynchronously (SNS, EventBridge,
+        Scheduler): a notification that could not be posted raises, so that Lambda retries the event and,
+        past its retries, sends it to the on-failure destination (template.yaml)."""
+        from bolt_app.notifications.entry import handle_event
+        from bolt_app.notifications.posting import NotificationFailed
+
+        if not self.load():
+            raise NotificationFailed("the bot is not configured; see the function's logs")
+        assert self.gateway is not None and self.settings is not None
+        try:
+            from bolt_app.listeners.stack_status import build_report
+
+            return handle_event(event, context, self.settings, self.gateway.exactly_once, logger, build_report)
+        except NotificationFailed as failed:
+            logger.error(f"notification not posted, Lambda retries it: {failed}")
+            raise
+        except Exception:
+            # A bug must not lose the notification either: logged here, retried by Lambda, then kept.
+            logger.exception("notification failed")
+            raise NotificationFailed("unexpected error; see the function's logs") from None
+
 
 bot = _Bot()
+
+
+def is_notification(event: Any) -> bool:
+    """SNS records, an EventBridge CloudFormation event, the digest schedule's event: shapes no HTTP event has."""
+    if not isinstance(event, dict):
+        return False
+    records = event.get("Records")
+    if isinstance(records, list) and records and isinstance(records[0], dict):
+        return records[0].get("EventSource") == "aws:sns"
+    return event.get("source") in ("aws.cloudformation", "bolt_app.digest")
 
 
 def _decode(event: Any) -> tuple[str | None, dict[str, str], str]:
@@ -97,6 +132,8 @@ def _decode(event: Any) -> tuple[str | None, dict[str, str], str]:
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if is_self_invocation(event):
         return bot.run_self_invocation(event, context)
+    if is_notification(event):
+        return bot.run_notification(event, context)
     try:
         return lambda_response(_handle(event, context))
     except Exception:

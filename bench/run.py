@@ -40,6 +40,10 @@ DEPLOYED_DM, DEPLOYED_TEST, RESTORED = "deployed_dm", "deployed_test", "restored
 # The /stack-status ack on a cold container: the bot's answer plus its lazy self-invocation (Lambda
 # Invoke, on a local fake): the one plain-path cold start that pays for boto3 and the Lambda client.
 LAZY_ACK = "handler /stack-status"
+# The notification path (docs/alerts.md): a cold container whose first event is an SNS alarm, deployed
+# configuration (records and the alarm's thread in DynamoDB), posting the card to the alerts channel.
+NOTIFY = "handler SNS alarm"
+NOTIFY_CHANNEL = "C0BENCHALR"
 COLD_TARGETS: dict[str, tuple[str, str]] = {
     BOT: ("handler", ""),
     FLOOR: ("floor_app", ""),
@@ -47,8 +51,9 @@ COLD_TARGETS: dict[str, tuple[str, str]] = {
     DEPLOYED_TEST: ("handler", ""),
     RESTORED: ("handler", ""),
     LAZY_ACK: ("handler", ""),
+    NOTIFY: ("handler", ""),
 }
-DEPLOYED = (DEPLOYED_DM, DEPLOYED_TEST, RESTORED)
+DEPLOYED = (DEPLOYED_DM, DEPLOYED_TEST, RESTORED, NOTIFY)
 COLD_CHILD = BENCH_DIR / "cold_child.py"
 KINDS = ("dm", "command", "click")
 
@@ -63,9 +68,11 @@ class Config:
     latency: float = 0.05
     artifact: bool = True
     artifact_dir: Path | None = None
+    # The alarm storm (bench/storm.py): seconds between two posts the fake Slack allows per channel.
+    storm_interval: float | None = 1.0
 
 
-QUICK = Config(cold_runs=5, importtime_runs=1, warm_events=500, warm_runs=1)
+QUICK = Config(cold_runs=5, importtime_runs=1, warm_events=500, warm_runs=1, storm_interval=0.25)
 
 
 # -- cold start ---------------------------------------------------------------------------
@@ -108,6 +115,10 @@ def _cold_event(label: str, fake: FakeSlack) -> Any:
     if label == LAZY_ACK:
         command = sr.slash_command("/stack-status", response_url=fake.new_response_url())
         return sr.signed_event(SIGNING_SECRET, sr.form_body(command))
+    if label == NOTIFY:
+        from bolt_app.local import aws_events
+
+        return aws_events.alarm_event(f"bench-cold-{time.time_ns()}", "ALARM", datetime.now(UTC))
     if label == RESTORED:
         # The restored snapshot's first DM, then a second one: the warm figure of the same process.
         return [_signed_dm(), _signed_dm()]
@@ -142,6 +153,8 @@ def cold_once(
         assert fake_lambda is not None
         fake_lambda.reset()
         env.update(_lazy_ack_env(fake_lambda))
+    if label == NOTIFY:
+        env["ALERTS_CHANNEL"] = NOTIFY_CHANNEL
     with stderr_file.open("w") as stderr:
         started_at = time.time()  # the clock the child stamps its first answer with
         start = time.perf_counter()
@@ -241,7 +254,7 @@ def _spread(values: list[float]) -> dict[str, float]:
 
 
 def cold(config: Config, log: Any) -> dict[str, Any]:
-    labels = [BOT, FLOOR, DEPLOYED_DM, DEPLOYED_TEST, RESTORED, LAZY_ACK]
+    labels = [BOT, FLOOR, DEPLOYED_DM, DEPLOYED_TEST, RESTORED, LAZY_ACK, NOTIFY]
     profiled = [BOT, FLOOR, DEPLOYED_DM]
     results: dict[str, list[dict[str, Any]]] = {label: [] for label in labels}
     importtime_rows: dict[str, list[Any]] = {label: [] for label in profiled}
@@ -306,6 +319,7 @@ def cold(config: Config, log: Any) -> dict[str, Any]:
         "peak_rss": ratio(bot["peak_rss_mb"], floor["peak_rss_mb"]),
         "import": ratio(bot["import_ms"], floor["import_ms"]),
         "stack_status_ack_wall": ratio(summary[LAZY_ACK]["wall_ms"], floor["wall_ms"]),
+        "notification_wall": ratio(summary[NOTIFY]["wall_ms"], floor["wall_ms"]),
         "deployed_wall": ratio(deployed["wall_ms"], floor["wall_ms"]),
         "deployed_import": ratio(deployed["import_ms"], floor["import_ms"]),
         "deployed_peak_rss": ratio(deployed["peak_rss_mb"], floor["peak_rss_mb"]),
@@ -474,6 +488,13 @@ def render(result: dict[str, Any]) -> str:
                 f"   (import {s['import_ms']:.0f} ms, first event {s['first_event_ms']:.0f} ms; calls: "
                 f"{', '.join(s['slack_call_methods']) or 'none'})"
             )
+        if NOTIFY in c:
+            n, notify_ratio = c[NOTIFY], _r(c["ratio"].get("notification_wall"))
+            lines.append(
+                f"{'SNS alarm (deployed)':24}{n['wall_ms']:>9.0f} ms{'':>12}{notify_ratio:>8}"
+                f"   (import {n['import_ms']:.0f} ms, first event {n['first_event_ms']:.0f} ms; calls: "
+                f"{', '.join(n['slack_call_methods']) or 'none'})"
+            )
         lines += ["", "Deployed configuration (secret in Secrets Manager, records in DynamoDB; moto on loopback):"]
         header = f"{'':24}{'wall':>9}{'(p25-p75)':>14}{'import':>9}{'1st event':>10}{'maxrss':>9}{'+exit':>8}"
         lines.append(header + "  calls")
@@ -558,6 +579,17 @@ def render(result: dict[str, Any]) -> str:
         lines.append("  (SnapStart: init includes the before-snapshot hooks; its 1st invoke is what a restore costs)")
     elif ac:
         lines += ["", f"Built function under awslambdaric: {ac['status']}"]
+    st = result.get("storm")
+    if st:
+        lines += [
+            "",
+            f"Alarm storm (bench/storm.py): {st['changes']} changes of 10 alarms, {st['containers']} containers, "
+            f"DynamoDB (moto); the fake Slack allows 1 post per {st['interval_s']:g} s per channel",
+            f"  {st['storm_s']:.1f} s for {st['posts']} posts, minimum {st['minimum_s']:.1f} s: "
+            f"{st['ratio_to_minimum']:.2f}x; {st['rate_limited_429s']} 429s waited out, {st['chat_updates']} card "
+            f"updates, {st['cards_showing_latest']}/{st['cards']} cards showing their latest state, "
+            f"{st['retries']} retries",
+        ]
     return "\n".join(lines)
 
 
@@ -570,6 +602,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warm-runs", type=int, help="warm runs per target (default 3, quick 1)")
     parser.add_argument("--warmup", type=int, help="discarded warm events per kind before timing (default 50)")
     parser.add_argument("--latency", type=float, help="fake Slack round trip on the cold path, s (default 0.05)")
+    parser.add_argument("--no-storm", action="store_true", help="skip the alarm storm (about 35 s; quick 10 s)")
+    parser.add_argument("--storm-interval", type=float, help="the storm's s per post per channel (1, quick 0.25)")
     parser.add_argument("--no-artifact", action="store_true", help="skip the artifact sizes (they need PyPI once)")
     parser.add_argument("--artifact-dir", type=Path, help="the built function to measure (default .aws-sam's)")
     parser.add_argument("--json", type=Path, default=RESULTS / "latest.json", help="where to write the results")
@@ -583,9 +617,12 @@ def main(argv: list[str] | None = None) -> int:
         "warm_warmup": args.warmup,
         "latency": args.latency,
         "artifact_dir": args.artifact_dir,
+        "storm_interval": args.storm_interval,
     }
     config = Config(**{**base.__dict__, **{k: v for k, v in overrides.items() if v is not None}})
     config = Config(**{**config.__dict__, "artifact": not args.no_artifact})
+    if args.no_storm:
+        config = Config(**{**config.__dict__, "storm_interval": None})
 
     def log(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
@@ -606,6 +643,11 @@ def main(argv: list[str] | None = None) -> int:
     result["cold"] = cold(config, log)
     log("warm…")
     result["warm"] = warm(config, log)
+    if config.storm_interval:
+        from bench.storm import storm_once
+
+        log("alarm storm…")
+        result["storm"] = storm_once(config.storm_interval)
     if config.artifact:
         log("artifact…")
         result["artifact"] = artifact.measure(REPO, RESULTS / "cache", config.artifact_dir)

@@ -4,6 +4,8 @@ With no Slack credentials in the environment: the playground, a local stand-in f
 the browser. With SLACK_APP_TOKEN: Socket Mode. With a bot token and signing secret: HTTP.
 
 `python -m bolt_app manifest ...` prints the Slack app manifest (see bolt_app/local/manifest.py).
+`python -m bolt_app event KIND` prints a test event for the alerts channel, as AWS sends it (alarm, ok,
+message, deploy-start, deploy-end, deploy-failed, digest; see bolt_app/local/aws_events.py, docs/alerts.md).
 """
 
 from __future__ import annotations
@@ -27,6 +29,10 @@ def main(argv: list[str] | None = None) -> int:
         from bolt_app.local.manifest import main as manifest_main
 
         return manifest_main(argv[1:])
+    if argv[:1] == ["event"]:
+        from bolt_app.local.aws_events import main as event_main
+
+        return event_main(argv[1:])
     try:
         return run(argv)
     except KeyboardInterrupt:

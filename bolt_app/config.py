@@ -33,6 +33,8 @@ class Settings:
     idempotency_table: str | None = None
     # Where bot_token and signing_secret came from on Lambda; re-read when Slack says they changed.
     secret_arn: str | None = None
+    # Where alarms, deploys and the digest are posted (bolt_app/notifications/); None: nowhere.
+    alerts_channel: str | None = None
     # The command policy (bolt_app/chatops/): its file, and the user IDs CHATOPS_ADMINS adds to `admins`.
     policy_file: str = DEFAULT_POLICY_FILE
     chatops_admins: tuple[str, ...] = ()
@@ -82,6 +84,7 @@ class Settings:
             bot_user_id=optional("SLACK_BOT_USER_ID"),
             idempotency_table=optional("IDEMPOTENCY_TABLE"),
             secret_arn=secret_arn,
+            alerts_channel=optional("ALERTS_CHANNEL"),
             policy_file=optional("CHATOPS_POLICY_FILE") or DEFAULT_POLICY_FILE,
             # Comma-separated, as the ChatOpsAdmins template parameter is; spaces allowed around the commas.
             chatops_admins=tuple(a.strip() for a in (optional("CHATOPS_ADMINS") or "").split(",") if a.strip()),

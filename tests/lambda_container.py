@@ -27,5 +27,9 @@ class Context(LambdaContext):
 print("READY", flush=True)
 for line in sys.stdin:
     if line.strip():
-        response = handler.handler(json.loads(line), Context())
+        try:
+            response = handler.handler(json.loads(line), Context())
+        except Exception as error:
+            # What the Lambda runtime reports for a function error (and then retries, for an async event).
+            response = {"errorType": type(error).__name__, "errorMessage": str(error)}
         print("RESPONSE " + json.dumps(response), flush=True)

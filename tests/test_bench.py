@@ -26,6 +26,7 @@ NEVER_ON_THE_LAMBDA_PATH = {"mangum", "starlette", "uvicorn", "aws_xray_sdk", "s
 def results(tmp_path_factory: pytest.TempPathFactory) -> dict:
     out = tmp_path_factory.mktemp("bench") / "results.json"
     tiny = ["--cold-runs", "1", "--importtime-runs", "1", "--events", "20", "--warm-runs", "1", "--warmup", "2"]
+    tiny += ["--storm-interval", "0.1"]
     subprocess.run(
         [sys.executable, "-m", "bench", *tiny, "--no-artifact", "--json", str(out)],
         cwd=REPO,
@@ -71,6 +72,28 @@ def test_deployed_cold_paths_make_the_minimum_aws_calls(results):
     # The floor and the plain bot configure no AWS service.
     assert cold["floor_app"]["aws_calls"] == {} and cold["handler"]["aws_calls"] == {}
     assert cold["ratio"]["deployed_wall"] is not None
+
+
+def test_the_notification_cold_path_posts_one_card_exactly_once(results):
+    """An SNS alarm on a cold deployed container: the secret, the exactly-once record (written, completed) and
+    the alarm's thread record (read, claimed, its card's ts set, read again before any redraw); one post."""
+    notify = results["cold"]["handler SNS alarm"]
+    assert notify["slack_call_methods"] == ["chat.postMessage"]
+    assert notify["aws_calls"] == {
+        "dynamodb.GetItem": 2,
+        "dynamodb.PutItem": 2,
+        "dynamodb.UpdateItem": 2,
+        "secretsmanager.GetSecretValue": 1,
+    }
+    assert notify["slack_calls_consistent"] and notify["aws_calls_consistent"]
+    assert results["cold"]["ratio"]["notification_wall"] is not None
+
+
+def test_the_storm_lands_every_change_once_with_each_card_at_its_latest_state(results):
+    storm = results["storm"]
+    assert (storm["changes"], storm["posts"], storm["cards"], storm["cards_showing_latest"]) == (30, 30, 10, 10)
+    assert storm["retries"] == 0 and storm["rate_limited_429s"] > 0
+    assert storm["minimum_s"] == round(29 * storm["interval_s"], 2) and storm["storm_s"] > 0
 
 
 def test_restored_row_primes_without_network_calls(results):

@@ -271,8 +271,16 @@ def test_secret_is_built_from_noecho_parameters(cfn: dict[str, Any]) -> None:
     assert json.loads(filled) == {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "abc"}
     # Parameters only where a user would really change something.
     assert set(params) == {
-        "SlackBotToken", "SlackSigningSecret", "LogLevel", "LogRetentionInDays", "AlarmEmail", "SnapStart",
-        "ChatOpsAdmins", "AuditLogRetentionInDays",
+        "SlackBotToken",
+        "SlackSigningSecret",
+        "LogLevel",
+        "LogRetentionInDays",
+        "AlarmEmail",
+        "SnapStart",
+        "AlertsChannel",
+        "DigestSchedule",
+        "ChatOpsAdmins",
+        "AuditLogRetentionInDays",
     }
 
 
@@ -318,7 +326,7 @@ def test_snapstart_switch(deploy_bin: Path, tmp_path: Path, switch: str) -> None
         assert props["SnapStart"] == {"ApplyOn": "PublishedVersions"}
     else:
         assert "SnapStart" not in props
-    (alias_name, alias), = _resources(cfn, "AWS::Lambda::Alias").items()
+    ((alias_name, alias),) = _resources(cfn, "AWS::Lambda::Alias").items()
     assert alias["Properties"]["Name"] == "live"
     assert alias["Properties"]["FunctionName"] == {"Ref": FUNCTION}
     (version_name,) = _resources(cfn, "AWS::Lambda::Version")
@@ -349,8 +357,15 @@ def test_the_audit_trail_has_its_own_group_kept_a_year_by_default(cfn: dict[str,
 
 @pytest.mark.parametrize(
     ("value", "accepted"),
-    [("", True), ("U0ADMIN001", True), ("U0ADMIN001,W0ADMIN002", True), ("U0A1, U0B2", True), ("ana", False),
-     ("U0A1;U0B2", False), ("u0admin001", False)],
+    [
+        ("", True),
+        ("U0ADMIN001", True),
+        ("U0ADMIN001,W0ADMIN002", True),
+        ("U0A1, U0B2", True),
+        ("ana", False),
+        ("U0A1;U0B2", False),
+        ("u0admin001", False),
+    ],
 )
 def test_chatops_admins_takes_comma_separated_user_ids(cfn: dict[str, Any], value: str, accepted: bool) -> None:
     import re
@@ -370,8 +385,11 @@ def test_http_api_routes(cfn: dict[str, Any]) -> None:
         integration = paths[path]["post"]["x-amazon-apigateway-integration"]
         assert FUNCTION in json.dumps(integration["uri"])
         assert integration["payloadFormatVersion"] == "2.0"
+    # One per route, plus the alerts channel's two (SNS and EventBridge), which exist only with AlertsChannel.
     permissions = _resources(cfn, "AWS::Lambda::Permission")
-    assert len(permissions) == len(ROUTES)
+    unconditional = [p for p in permissions.values() if p.get("Condition") != "HasAlertsChannel"]
+    assert len(unconditional) == len(ROUTES)
+    assert len(permissions) == len(ROUTES) + 2
 
 
 def test_http_api_logs_every_request_as_json_and_is_throttled(cfn: dict[str, Any]) -> None:
@@ -401,7 +419,9 @@ def test_alarms_reach_the_alarm_topic(cfn: dict[str, Any]) -> None:
     # The e-mail subscription exists only when AlarmEmail is given.
     assert cfn["Parameters"]["AlarmEmail"]["Default"] == ""
     assert cfn["Conditions"]["HasAlarmEmail"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "AlarmEmail"}, ""]}]}
-    (subscription,) = _resources(cfn, "AWS::SNS::Subscription").values()
+    [subscription] = [
+        s for s in _resources(cfn, "AWS::SNS::Subscription").values() if s["Properties"]["Protocol"] == "email"
+    ]
     assert subscription["Condition"] == "HasAlarmEmail"
     assert subscription["Properties"] == {
         "TopicArn": {"Ref": "AlarmTopic"},
@@ -775,3 +795,43 @@ def test_runtime_client_snapstart_restores_and_answers_with_no_call_from_the_hoo
     assert answer.outcome == "response" and answer.body["statusCode"] == 200, output
     assert calls == {"dynamodb.PutItem": 1, "dynamodb.UpdateItem": 1, "secretsmanager.GetSecretValue": 1}
     assert [c.args["text"] for c in slack.calls_to("chat.postMessage")] == ["Echo: restored"]
+
+
+def test_the_alerts_channel_is_wired_to_the_live_alias_only_when_set(cfn: dict[str, Any]) -> None:
+    """AlertsChannel (docs/alerts.md): the function subscribed to its own AlarmTopic, this stack's deploys,
+    the digest schedule; all invoking the `live` alias, whose EventInvokeConfig keeps what fails."""
+    params, conditions, resources = cfn["Parameters"], cfn["Conditions"], cfn["Resources"]
+    assert params["AlertsChannel"]["Default"] == "" and params["DigestSchedule"]["Default"] == ""
+    assert conditions["HasAlertsChannel"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "AlertsChannel"}, ""]}]}
+    env = resources[FUNCTION]["Properties"]["Environment"]["Variables"]
+    assert env["ALERTS_CHANNEL"] == {"Ref": "AlertsChannel"}
+    ((alias_name, _),) = _resources(cfn, "AWS::Lambda::Alias").items()
+    alias = {"Ref": alias_name}
+    [sns] = [s for s in _resources(cfn, "AWS::SNS::Subscription").values() if s["Properties"]["Protocol"] == "lambda"]
+    assert sns["Condition"] == "HasAlertsChannel"
+    assert sns["Properties"] == {"TopicArn": {"Ref": "AlarmTopic"}, "Protocol": "lambda", "Endpoint": alias}
+    permissions = {p["Properties"]["Principal"]: p for p in _resources(cfn, "AWS::Lambda::Permission").values()}
+    assert permissions["sns.amazonaws.com"]["Properties"]["SourceArn"] == {"Ref": "AlarmTopic"}
+    assert permissions["events.amazonaws.com"]["Properties"]["SourceArn"] == {"Fn::GetAtt": ["DeployEventsRule", "Arn"]}
+    assert all(
+        p["Properties"]["FunctionName"] == alias for k, p in permissions.items() if k != "apigateway.amazonaws.com"
+    )
+    rule = resources["DeployEventsRule"]
+    assert rule["Condition"] == "HasAlertsChannel"
+    assert rule["Properties"]["EventPattern"] == {
+        "source": ["aws.cloudformation"],
+        "detail-type": ["CloudFormation Stack Status Change"],
+        "detail": {"stack-id": [{"Ref": "AWS::StackId"}]},
+    }
+    [target] = rule["Properties"]["Targets"]
+    assert target["Arn"] == alias
+    schedule = resources["AlertsDigestSchedule"]
+    assert schedule["Condition"] == "HasDigest"
+    assert schedule["Properties"]["ScheduleExpression"] == {"Ref": "DigestSchedule"}
+    from bolt_app.notifications.events import DIGEST_INPUT
+
+    assert json.loads(schedule["Properties"]["Target"]["Input"]) == DIGEST_INPUT
+    assert schedule["Properties"]["Target"]["Arn"] == alias
+    undeliverable = resources["AlertsUndeliverableAlarm"]["Properties"]
+    assert undeliverable["MetricName"] == "AlertsUndeliverable"
+    assert undeliverable["AlarmActions"] == [{"Ref": "AlarmTopic"}]

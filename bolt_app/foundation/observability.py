@@ -33,6 +33,11 @@ class Metric(StrEnum):
     REQUESTS_REJECTED = "RequestsRejected"
     # Slack's app_rate_limited event: Slack dropped a minute of the workspace's events (over 30,000 an hour).
     APP_RATE_LIMITED = "AppRateLimited"
+    # The alerts channel (bolt_app/notifications/): messages posted, 429s waited out, and notifications
+    # Slack refused for the channel itself (not invited, archived, gone: alarmed, template.yaml).
+    ALERTS_POSTED = "AlertsPosted"
+    ALERTS_RATE_LIMITED = "AlertsRateLimited"
+    ALERTS_UNDELIVERABLE = "AlertsUndeliverable"
     # Commands and clicks the command policy refused (bolt_app/chatops/).
     COMMANDS_DENIED = "CommandsDenied"
     # Audit records that could not be written (logged at ERROR with the record; alarmed).

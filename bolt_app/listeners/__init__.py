@@ -8,7 +8,7 @@ from __future__ import annotations
 from slack_bolt import App
 
 from bolt_app.config import Settings
-from bolt_app.listeners import actions, audit, commands, fallbacks, help, messages, stack_status
+from bolt_app.listeners import actions, alarm_actions, audit, commands, fallbacks, help, messages, stack_status
 from bolt_app.listeners.first_pick import first_pick_store
 
 # Order matters only for `fallbacks`: Bolt runs the first listener that matches, so the
@@ -21,4 +21,6 @@ def register_listeners(app: App, settings: Settings | None = None) -> None:
         feature.register(app)
     # The picker keeps its first picks where the exactly-once records live (DynamoDB or memory).
     actions.register(app, first_pick_store(settings.idempotency_table if settings else None))
+    # The alarm card's buttons change the thread records the notifications keep (same table or memory).
+    alarm_actions.register(app, settings.idempotency_table if settings else None)
     fallbacks.register(app)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import math
 import socket
 import threading
 import time
@@ -101,6 +102,13 @@ class FakeSlack:
         # Slack user groups: handle -> member IDs, as usergroups.list answers them (the policy's "@handle").
         self.usergroups: dict[str, list[str]] = {}
         self._faults: dict[str, deque[Fault]] = defaultdict(deque)
+        # Opt-in (`rate_limit`): method -> seconds between two calls for the same channel; and when each
+        # (method, channel) may be called next. Calls refused with 429 are kept in `rate_limited`.
+        self._rate_limits: dict[str, float] = {}
+        self._next_allowed: dict[tuple[str, str], float] = {}
+        self.rate_limited: list[ApiCall] = []
+        # Channels the bot was not invited to: posts there answer `not_in_channel`, as Slack does.
+        self.channels_without_bot: set[str] = set()
         self._response_urls: dict[str, dict[str, Any]] = {}
         self._ts = itertools.count(1)
         self._lock = threading.Lock()
@@ -143,6 +151,29 @@ class FakeSlack:
         with self._lock:
             self._faults[method].extend(faults)
 
+    def rate_limit(self, method: str = "chat.postMessage", per_channel_interval: float = 1.0) -> None:
+        """From now on (until `reset`), answer `method` as Slack answers chat.postMessage past "about one
+        message per second per channel" (https://api.slack.com/docs/rate-limits): HTTP 429, `ratelimited`,
+        and Retry-After, the seconds until the channel's next call is allowed. Slack sends whole seconds;
+        an interval under 1 s (a time-compressed test) gets a decimal Retry-After. Stricter than Slack,
+        which allows short bursts: no burst at all."""
+        with self._lock:
+            self._rate_limits[method] = per_channel_interval
+
+    def _rate_limited(self, method: str, args: dict[str, Any]) -> float | None:
+        """The Retry-After for this call, or None when it may go through (and is counted)."""
+        interval = self._rate_limits.get(method)
+        channel = args.get("channel")
+        if interval is None or not isinstance(channel, str):
+            return None
+        with self._lock:
+            now = time.monotonic()
+            allowed = self._next_allowed.get((method, channel), 0.0)
+            if now < allowed:
+                return allowed - now
+            self._next_allowed[(method, channel)] = now + interval
+        return None
+
     def calls_to(self, method: str) -> list[ApiCall]:
         with self._lock:
             return [c for c in self.calls if c.method == method]
@@ -158,6 +189,10 @@ class FakeSlack:
             self.arrivals.clear()
             self.response_posts.clear()
             self._faults.clear()
+            self._rate_limits.clear()
+            self._next_allowed.clear()
+            self.rate_limited.clear()
+            self.channels_without_bot.clear()
             self.conversations.clear()
             self.usergroups.clear()
             self.revision += 1
@@ -232,6 +267,14 @@ class FakeSlack:
             await asyncio.sleep(self.latency)
         args, error = await _read_args(request)
         token = _bearer_token(request) or args.pop("token", None)
+        retry_after = None if error else self._rate_limited(method, args)
+        if retry_after is not None:
+            answer = {"ok": False, "error": "ratelimited"}
+            with self._lock:
+                self.rate_limited.append(ApiCall(method=method, args=args, token=token, answer=answer))
+            interval = self._rate_limits[method]
+            seconds = str(max(1, math.ceil(retry_after))) if interval >= 1 else f"{retry_after:.3f}"
+            return JSONResponse(answer, status_code=429, headers={"Retry-After": seconds})
         answer = self._answer(method, args, token, error)
         # Recorded after answering, so that listeners see the conversations already changed.
         self._record(ApiCall(method=method, args=args, token=token, answer=answer))
@@ -360,6 +403,8 @@ class FakeSlack:
         channel = args.get("channel")
         if not channel or not isinstance(channel, str):
             return {"ok": False, "error": "channel_not_found"}
+        if channel in self.channels_without_bot:
+            return {"ok": False, "error": "not_in_channel"}
         error = _message_error(args)
         if error:
             return {"ok": False, "error": error}

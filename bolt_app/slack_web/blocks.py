@@ -246,6 +246,174 @@ def _number(value: float | None, unit: str = "") -> str:
     return f"{value:,.0f}{unit}" if unit == "" or value >= 100 else f"{value:,.1f}{unit}"
 
 
+# -- alarms, deploys and the digest in the alerts channel (bolt_app/notifications/) -------------------
+
+ALARM_ACKNOWLEDGE_ACTION = "alarm_acknowledge"
+ALARM_STACK_STATUS_ACTION = "alarm_stack_status"
+ALARM_STATE_BLOCK_ID = "alarm_state"
+ALARM_ACTIONS_BLOCK_ID = "alarm_actions"
+# Block Kit has no colours for blocks: each state has its emoji.
+ALARM_STATE_EMOJI = {"ALARM": ":red_circle:", "OK": ":large_green_circle:", "INSUFFICIENT_DATA": ":white_circle:"}
+# A section's text may be 3000 characters at most; a field 2000.
+MAX_SECTION_CHARS = 3000
+MAX_FIELD_CHARS = 2000
+
+
+@dataclass(frozen=True)
+class AlarmView:
+    """What an alarm card shows: the alarm's latest state change, and who acknowledged it."""
+
+    alarm_name: str
+    alarm_arn: str
+    state: str
+    reason: str
+    changed_at: datetime
+    region: str
+    console_url: str | None = None
+    description: str = ""
+    metric: str = ""
+    threshold: str = ""
+    acknowledged_by: str | None = None
+
+
+def _when(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def alarm_state_line(view: AlarmView) -> str:
+    emoji = ALARM_STATE_EMOJI.get(view.state, ":grey_question:")
+    name, state = slack_text.plain(view.alarm_name), slack_text.plain(view.state)
+    return f"{emoji} *{name}* is *{state}* since {_when(view.changed_at)}"
+
+
+def alarm_card(view: AlarmView, thread_ts: str | None = None) -> tuple[str, list[dict]]:
+    """The first message of an alarm's thread, redrawn (chat.update) whenever a newer state arrives."""
+    line = alarm_state_line(view)
+    fields = [
+        MarkdownTextObject(text=slack_text.cut(f"*Reason*\n{slack_text.plain(view.reason or '—')}", MAX_FIELD_CHARS))
+    ]
+    if view.metric:
+        fields.append(
+            MarkdownTextObject(text=slack_text.cut(f"*Metric*\n{slack_text.plain(view.metric)}", MAX_FIELD_CHARS))
+        )
+    if view.threshold:
+        fields.append(MarkdownTextObject(text=f"*Threshold*\n{slack_text.plain(view.threshold)}"))
+    fields.append(MarkdownTextObject(text=f"*Region*\n{slack_text.plain(view.region or '—')}"))
+    blocks: list = [
+        SectionBlock(
+            block_id=ALARM_STATE_BLOCK_ID, text=MarkdownTextObject(text=slack_text.cut(line, MAX_SECTION_CHARS))
+        ),
+        SectionBlock(block_id="alarm_details", fields=fields),
+    ]
+    context = []
+    if view.description:
+        context.append(slack_text.cut(slack_text.plain(view.description), 1000))
+    if view.console_url:
+        context.append(f"<{slack_text.escape(view.console_url).replace('|', '%7C')}|Open in the CloudWatch console>")
+    if view.acknowledged_by:
+        context.append(f":eyes: Acknowledged by <@{slack_text.escape(view.acknowledged_by)}>")
+    if context:
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=c) for c in context]))
+    buttons = [
+        ButtonElement(
+            text=PlainTextObject(text="Stack status"), action_id=ALARM_STACK_STATUS_ACTION, value="stack-status"
+        )
+    ]
+    if not view.acknowledged_by:
+        buttons.insert(
+            0,
+            ButtonElement(
+                text=PlainTextObject(text="Acknowledge"),
+                action_id=ALARM_ACKNOWLEDGE_ACTION,
+                # The alarm the card is about (an ARN: well under a button value's 2,000 characters).
+                value=view.alarm_arn[:2000],
+                style="primary",
+            ),
+        )
+    blocks.append(ActionsBlock(block_id=ALARM_ACTIONS_BLOCK_ID, elements=buttons))
+    text = (
+        f"{ALARM_STATE_EMOJI.get(view.state, '')} {slack_text.plain(view.alarm_name)}: {slack_text.plain(view.state)}"
+    )
+    if view.acknowledged_by:
+        text += f" (acknowledged by <@{slack_text.escape(view.acknowledged_by)}>)"
+    return text.strip(), [block.to_dict() for block in blocks]
+
+
+def alarm_thread_reply(view: AlarmView, *, late: bool) -> str:
+    """A later state change, in the alarm's thread. `late`: it happened before the state the card shows."""
+    emoji = ALARM_STATE_EMOJI.get(view.state, ":grey_question:")
+    text = (
+        f"{emoji} *{slack_text.plain(view.state)}* at {_when(view.changed_at)}: {slack_text.plain(view.reason or '—')}"
+    )
+    if late:
+        text += "\n_Arrived late: this change is older than the state shown above, which stands._"
+    return slack_text.cut(text, MAX_MESSAGE_CHARS)
+
+
+def alarm_already_acknowledged(user_id: str) -> str:
+    return f"<@{slack_text.escape(user_id)}> already acknowledged this alarm."
+
+
+def alarm_acknowledgement_gone() -> str:
+    return "This alarm card is no longer the alarm's current thread; nothing was acknowledged."
+
+
+def plain_notification(subject: str, message: str) -> tuple[str, list[dict]]:
+    """Anything else published to the alarm topic, as it is, escaped: it can never ping or disguise a link."""
+    body = slack_text.plain(message) or "_(empty message)_"
+    head = f":envelope: *{slack_text.plain(subject)}*" if subject else ":envelope: *Notification*"
+    blocks = [
+        SectionBlock(
+            block_id="notification_subject", text=MarkdownTextObject(text=slack_text.cut(head, MAX_SECTION_CHARS))
+        )
+    ]
+    # Long messages are split over sections (50 blocks at most) rather than cut at the first 3000 characters.
+    rest = body
+    while rest and len(blocks) < MAX_BLOCKS_PER_MESSAGE:
+        chunk = slack_text.cut(rest, MAX_SECTION_CHARS) or rest[:MAX_SECTION_CHARS]
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=chunk)))
+        rest = rest[len(chunk) :]
+    text = slack_text.cut(f"{head}\n{body}", MAX_MESSAGE_CHARS)
+    return text, [block.to_dict() for block in blocks]
+
+
+MAX_BLOCKS_PER_MESSAGE = 50
+
+
+def deploy_started(stack_name: str, status: str, started: datetime) -> tuple[str, list[dict]]:
+    text = f":rocket: Deploying *{slack_text.plain(stack_name)}*… (`{slack_text.plain(status)}` since {_when(started)})"
+    return text, [SectionBlock(block_id="deploy_state", text=MarkdownTextObject(text=text)).to_dict()]
+
+
+def deploy_finished(
+    stack_name: str, status: str, reason: str, took_seconds: float | None, failed: bool
+) -> tuple[str, list[dict]]:
+    """How a deploy ended: the thread's reply, and the first message's new state line."""
+    emoji = ":x:" if failed else ":white_check_mark:"
+    text = f"{emoji} *{slack_text.plain(stack_name)}*: `{slack_text.plain(status)}`"
+    if took_seconds is not None:
+        text += f" in {duration(took_seconds)}"
+    if failed and reason:
+        text += f"\n{slack_text.plain(reason)}"
+    text = slack_text.cut(text, MAX_SECTION_CHARS)
+    return text, [SectionBlock(block_id="deploy_state", text=MarkdownTextObject(text=text)).to_dict()]
+
+
+def deploy_progress(stack_name: str, status: str, reason: str) -> str:
+    text = f":hourglass_flowing_sand: *{slack_text.plain(stack_name)}*: `{slack_text.plain(status)}`"
+    return slack_text.cut(text + (f"\n{slack_text.plain(reason)}" if reason else ""), MAX_MESSAGE_CHARS)
+
+
+def duration(seconds: float) -> str:
+    """1 min 42 s, 12 s, 1 h 3 min."""
+    whole = max(0, round(seconds))
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours} h {minutes} min"
+    return f"{minutes} min {secs} s" if minutes else f"{secs} s"
+
+
 # -- /help and /audit ---------------------------------------------------------------------------
 
 

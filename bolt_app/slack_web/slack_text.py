@@ -83,3 +83,15 @@ def cut(text: str, limit: int) -> str:
     if len(text) <= limit:
         return text
     return re.sub(r"(&[a-z]{0,3}|<[^<>]*)$", "", text[:limit])
+
+
+# "@channel", "@here" and "@everyone" typed as plain words: Slack makes them broadcasts when a message is
+# posted with link_names (or parse=full), so text the bot did not write never carries them intact.
+_BROADCAST_WORDS = re.compile(r"@(channel|here|everyone)\b", re.IGNORECASE)
+
+
+def plain(text: str) -> str:
+    """Text from outside (an SNS message, an alarm's reason) for mrkdwn: escaped, so that no markup in it
+    can ping (`<!channel>`), mention or disguise a link (`<https://evil|docs>`), and no broadcast word can
+    become one."""
+    return _BROADCAST_WORDS.sub(lambda m: "@" + WORD_JOINER + m.group(1), escape(text))

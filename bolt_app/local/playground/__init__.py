@@ -17,7 +17,7 @@ from bolt_app.local.console_logs import use_readable_lines
 from bolt_app.local.fake_slack import FakeSlack
 from bolt_app.local.listening import CannotListen, listening_socket
 from bolt_app.local.playground.server import SLACK_MOUNT, STAND_IN_AWS_MOUNT, create_asgi_app
-from bolt_app.local.playground.session import HUMAN_ID, Playground
+from bolt_app.local.playground.session import ALERTS_CHANNEL, HUMAN_ID, Playground
 
 __all__ = ["Playground", "create_asgi_app", "serve", "start_session"]
 
@@ -45,6 +45,8 @@ def start_session(base_url: str) -> Playground:
     # You, in the playground, are an admin of the command policy (policy.toml), as a deployer who set the
     # ChatOpsAdmins parameter to their own ID is: every command the policy gives admins works here.
     os.environ["CHATOPS_ADMINS"] = HUMAN_ID
+    # Alarms, deploys and the digest (bolt_app/notifications/) go to the playground's #alerts.
+    os.environ["ALERTS_CHANNEL"] = ALERTS_CHANNEL
     # The command policy first: a broken one is a ConfigError here, as it is at a Lambda cold start
     # (where handler.py logs it and answers 500), not an app that failed to build.
     settings = Settings.from_env()

@@ -84,6 +84,15 @@ def create_asgi_app(
             raise PlaygroundError("expected {id: <inspector entry>, how: as_sent | retry}")
         return JSONResponse(await run_in_threadpool(playground.replay, entry_id, how))
 
+    async def aws_event(request: Request) -> Response:
+        # The alerts channel's test events (aws_events.py): a test alarm, its recovery, a deploy, the digest.
+        from bolt_app.local.playground import aws_events
+
+        kind = str((await _json_object(request)).get("kind"))
+        if kind not in aws_events.KINDS:
+            raise PlaygroundError(f"expected {{kind}}, one of {', '.join(aws_events.KINDS)}")
+        return JSONResponse(await run_in_threadpool(aws_events.fire, playground, kind))
+
     async def bad_request(request: Request, error: Exception) -> Response:
         return JSONResponse({"error": str(error)}, status_code=400)
 
@@ -94,6 +103,7 @@ def create_asgi_app(
         Route("/playground/messages", send, methods=["POST"]),
         Route("/playground/actions", click, methods=["POST"]),
         Route("/playground/replay", replay, methods=["POST"]),
+        Route("/playground/aws-events", aws_event, methods=["POST"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
     if mount_fake_slack:

@@ -63,7 +63,13 @@ class Channel:
     is_im: bool
 
 
-CHANNELS = (Channel(DM_CHANNEL, BOT_NAME, True), Channel(GENERAL_CHANNEL, "general", False))
+# The alerts channel: the playground's test alarm, deploy and digest (aws_events.py) are posted here.
+ALERTS_CHANNEL = "C0ALERTS01"
+CHANNELS = (
+    Channel(DM_CHANNEL, BOT_NAME, True),
+    Channel(GENERAL_CHANNEL, "general", False),
+    Channel(ALERTS_CHANNEL, "alerts", False),
+)
 
 
 class Playground:

@@ -126,7 +126,8 @@ function drawLog() {
   if (atBottom) log.scrollTop = log.scrollHeight;
 }
 
-async function post(path, body) {
+// Every state-changing call carries the session's token (the server refuses those without: server.py).
+export async function post(path, body) {
   $("composer-error").textContent = "";
   const headers = { "content-type": "application/json", "x-playground-token": TOKEN };
   const response = await fetch(path, { method: "POST", headers, body: JSON.stringify(body) });

@@ -6,6 +6,9 @@ export const EMOJI = {
   star: "⭐", "+1": "👍", thumbsup: "👍", "-1": "👎", white_check_mark: "✅", heavy_check_mark: "✔️",
   x: "❌", warning: "⚠️", tada: "🎉", rocket: "🚀", wave: "👋", smile: "😄", slightly_smiling_face: "🙂",
   heart: "❤️", fire: "🔥", eyes: "👀", memo: "📝", bulb: "💡", hourglass: "⌛", fork_and_knife: "🍴",
+  // The alerts channel's (bolt_app/slack_web/blocks.py: alarm states, notifications, deploys).
+  red_circle: "🔴", large_green_circle: "🟢", white_circle: "⚪", grey_question: "❔", envelope: "✉️",
+  hourglass_flowing_sand: "⏳",
 };
 
 const HTML_ESCAPES = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
