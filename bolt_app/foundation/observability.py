@@ -31,6 +31,8 @@ class Metric(StrEnum):
     # ...or that waited for its outcome and then answered (200) or took over (released).
     RETRIES_AWAITED = "RetriesAwaited"
     REQUESTS_REJECTED = "RequestsRejected"
+    # /instances: starts and stops that EC2 accepted.
+    INSTANCE_ACTIONS = "InstanceActions"
 
 
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or DEFAULT_NAMESPACE)

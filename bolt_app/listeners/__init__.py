@@ -7,7 +7,7 @@ from __future__ import annotations
 from slack_bolt import App
 
 from bolt_app.config import Settings
-from bolt_app.listeners import actions, commands, fallbacks, messages, stack_status
+from bolt_app.listeners import actions, commands, fallbacks, instances, messages, stack_status
 from bolt_app.listeners.first_pick import first_pick_store
 
 # Order matters only for `fallbacks`: Bolt runs the first listener that matches, so the
@@ -20,4 +20,6 @@ def register_listeners(app: App, settings: Settings | None = None) -> None:
         feature.register(app)
     # The picker keeps its first picks where the exactly-once records live (DynamoDB or memory).
     actions.register(app, first_pick_store(settings.idempotency_table if settings else None))
+    # /instances keeps its click claims and approval requests there too.
+    instances.register(app, settings)
     fallbacks.register(app)
