@@ -72,7 +72,7 @@ lock: $(DEPLOY_BIN)/.deploy-deps
 # Called by `sam build` (BuildMethod: makefile) with ARTIFACTS_DIR set; no Docker needed.
 # The artifact holds only what runs on Lambda: the runtime wheels for arm64/python3.13 from requirements.lock,
 # each checked against its hash (boto3 and botocore come with the runtime, so no requirement may pull them
-# in), handler.py and bolt_app/ minus its local-only code, and bytecode
+# in), handler.py, policy.toml (the command policy) and bolt_app/ minus its local-only code, and bytecode
 # compiled for 3.13. /var/task is read-only, so without .pyc files every cold start recompiles every
 # module; unchecked-hash .pyc files are used as they are, whatever mtimes the zip round trip leaves.
 # Their paths (in tracebacks) read /var/task/..., where Lambda unpacks the artifact.
@@ -92,7 +92,7 @@ build-SlackBotFunction:
 		echo "error: $$pkg got into the artifact (a requirement pulls it in); the Lambda runtime provides it" >&2; \
 		exit 1; fi; done
 	rm -rf "$(ARTIFACTS_DIR)/bin"
-	cp handler.py "$(ARTIFACTS_DIR)/"
+	cp handler.py policy.toml "$(ARTIFACTS_DIR)/"
 	cp -R bolt_app "$(ARTIFACTS_DIR)/"
 	rm -rf "$(ARTIFACTS_DIR)/bolt_app/local" "$(ARTIFACTS_DIR)/bolt_app/__main__.py"
 	find "$(ARTIFACTS_DIR)" -name __pycache__ -type d -prune -exec rm -rf {} +

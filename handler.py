@@ -53,12 +53,14 @@ class _Bot:
             return True
         try:
             settings = Settings.from_env()
+            # create_app loads the command policy: a policy.toml that cannot be used is a ConfigError too.
+            app = create_app(settings)
         except ConfigError as error:
             # One line naming what is missing; each request then gets a clear 500, not a crash loop.
             logger.error(f"configuration error: {error}")
             return False
         self.settings = settings
-        self.lambda_adapter = SlackRequestHandler(create_app(settings))
+        self.lambda_adapter = SlackRequestHandler(app)
         self.gateway = SlackGateway(settings, logger)
         return True
 

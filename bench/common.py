@@ -8,6 +8,8 @@ import statistics
 from collections.abc import Mapping, Sequence
 
 BOT_TOKEN = "xoxb-bench-0000000000-not-a-real-token"
+# slack_requests' default user, whom every benchmark request comes from.
+TEST_ADMIN = "U0HUMAN001"
 SIGNING_SECRET = "bench-signing-secret-0123456789ab"
 
 # Settings that would change what is measured if they leaked in from the caller's shell:
@@ -24,6 +26,8 @@ def target_env(api_url: str, base: Mapping[str, str] | None = None) -> dict[str,
         SLACK_SIGNING_SECRET=SIGNING_SECRET,
         SLACK_API_URL=api_url,
         POWERTOOLS_SERVICE_NAME="slack-bot",
+        # The benchmark's user is an admin (the ChatOpsAdmins parameter): /stack-status runs, not a refusal.
+        CHATOPS_ADMINS=TEST_ADMIN,
         POWERTOOLS_METRICS_NAMESPACE="SlackBot",
         # Lambda's defaults; outside Lambda, Python would also write bytecode next to sources.
         PYTHONDONTWRITEBYTECODE="1",

@@ -76,9 +76,13 @@ def run(argv: list[str]) -> int:
 
     from bolt_app.local import runners
 
-    if socket_mode:
-        return runners.run_socket_mode(settings)
-    return runners.run_http(settings, args.host, args.port)
+    try:
+        if socket_mode:
+            return runners.run_socket_mode(settings)
+        return runners.run_http(settings, args.host, args.port)
+    except ConfigError as error:  # the command policy (policy.toml, CHATOPS_ADMINS): one line, no traceback
+        print(f"error: {error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from slack_bolt.authorization import AuthorizeResult
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackRequestError
 
+from bolt_app import chatops
 from bolt_app.aws_lambda.lazy_listeners import SelfInvocationFailed
 from bolt_app.config import Settings
 from bolt_app.foundation.observability import Metric, count
@@ -69,6 +70,9 @@ def create_app(settings: Settings, *, logger: logging.Logger | None = None) -> A
         request_verification_enabled=False,
     )
     app.use(RotatingTokenClientMiddleware(settings.credentials))
+    # The command policy, in front of every listener (bolt_app/chatops/middleware.py). Loaded here, once
+    # per container: a policy that cannot be used raises PolicyError (a ConfigError), one line.
+    chatops.install(app, settings)
     app.error(handle_listener_error)
     register_listeners(app, settings)
     return app

@@ -8,8 +8,11 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+# The command policy shipped with the function: policy.toml at the project root (on Lambda, /var/task).
+DEFAULT_POLICY_FILE = str(Path(__file__).resolve().parents[1] / "policy.toml")
 
 
 class ConfigError(Exception):
@@ -30,6 +33,11 @@ class Settings:
     idempotency_table: str | None = None
     # Where bot_token and signing_secret came from on Lambda; re-read when Slack says they changed.
     secret_arn: str | None = None
+    # The command policy (bolt_app/chatops/): its file, and the user IDs CHATOPS_ADMINS adds to `admins`.
+    policy_file: str = DEFAULT_POLICY_FILE
+    chatops_admins: tuple[str, ...] = ()
+    # The audit trail's CloudWatch Logs group; None: JSON log lines marked "audit": true (local runs).
+    audit_log_group: str | None = None
     # The credentials in use: bot_token and signing_secret above are their values at start.
     credentials: SlackCredentials = field(init=False, repr=False, compare=False)
 
@@ -74,6 +82,10 @@ class Settings:
             bot_user_id=optional("SLACK_BOT_USER_ID"),
             idempotency_table=optional("IDEMPOTENCY_TABLE"),
             secret_arn=secret_arn,
+            policy_file=optional("CHATOPS_POLICY_FILE") or DEFAULT_POLICY_FILE,
+            # Comma-separated, as the ChatOpsAdmins template parameter is; spaces allowed around the commas.
+            chatops_admins=tuple(a.strip() for a in (optional("CHATOPS_ADMINS") or "").split(",") if a.strip()),
+            audit_log_group=optional("AUDIT_LOG_GROUP"),
         )
 
 

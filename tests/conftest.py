@@ -18,6 +18,9 @@ from bolt_app.local.fake_slack import FakeSlack
 ROOT_DIR = Path(__file__).resolve().parent.parent
 BOT_TOKEN = "xoxb-test-0000000000-secret-bot-token"
 SIGNING_SECRET = "test-signing-secret-0f1e2d3c4b5a"
+# The suite's requests come from slack_requests' default user; it is an admin of the command policy
+# (as a deployer who set ChatOpsAdmins), so the shipped policy.toml lets it run every command.
+TEST_ADMIN = "U0HUMAN001"
 
 
 @pytest.fixture(scope="session")
@@ -40,6 +43,7 @@ def lambda_module(fake_slack_server: FakeSlack) -> Iterator[Any]:
     patch.setenv("SLACK_BOT_TOKEN", BOT_TOKEN)
     patch.setenv("SLACK_SIGNING_SECRET", SIGNING_SECRET)
     patch.setenv("SLACK_API_URL", fake_slack_server.api_url)
+    patch.setenv("CHATOPS_ADMINS", TEST_ADMIN)
     patch.delenv("SLACK_APP_TOKEN", raising=False)
     sys.modules.pop("handler", None)
     module = importlib.import_module("handler")
@@ -155,8 +159,9 @@ def lambda_env(fake_slack: FakeSlack, **extra: str) -> dict[str, str]:
     """The environment of a Lambda container pointed at the fake Slack."""
     import os
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "IDEMPOTENCY_"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "IDEMPOTENCY_", "CHATOPS_", "AUDIT_"))}
     env.update(SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_SIGNING_SECRET=SIGNING_SECRET, SLACK_API_URL=fake_slack.api_url)
+    env.update(CHATOPS_ADMINS=TEST_ADMIN)
     env.update(extra)
     return env
 
@@ -168,7 +173,8 @@ def fresh_container(monkeypatch: pytest.MonkeyPatch, slack: FakeSlack) -> Callab
     def load(**env: str) -> Any:
         for name, value in lambda_env(slack, **env).items():
             monkeypatch.setenv(name, value)
-        for name in ("SLACK_SECRET_ARN", "IDEMPOTENCY_TABLE", "SLACK_APP_TOKEN"):
+        unset = ("SLACK_SECRET_ARN", "IDEMPOTENCY_TABLE", "SLACK_APP_TOKEN", "CHATOPS_POLICY_FILE", "AUDIT_LOG_GROUP")
+        for name in unset:
             if name not in env:
                 monkeypatch.delenv(name, raising=False)
         previous = sys.modules.pop("handler", None)

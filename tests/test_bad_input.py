@@ -238,7 +238,8 @@ def test_unknown_slash_command_gets_a_polite_ephemeral_answer(invoke, slack):
 
     assert response["statusCode"] == 200
     # A plain-text answer to a slash command is shown to its author only.
-    assert response["body"] == "Sorry, I don't know /nobody yet."
+    # Not in the policy: refused before any listener, the catch-all included (deny by default).
+    assert response["body"] == "Sorry, you can't do that: `/nobody` is not in the bot's policy, so nobody may run it."
     assert _nothing_sent(slack)
 
 

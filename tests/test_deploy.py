@@ -258,7 +258,12 @@ def test_secret_is_built_from_noecho_parameters(cfn: dict[str, Any]) -> None:
     assert json.loads(filled) == {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "abc"}
     # Parameters only where a user would really change something.
     assert set(params) == {
-        "SlackBotToken", "SlackSigningSecret", "LogLevel", "LogRetentionInDays", "AlarmEmail", "SnapStart"
+        "SlackBotToken",
+        "SlackSigningSecret",
+        "LogLevel",
+        "LogRetentionInDays",
+        "AlarmEmail",
+        "SnapStart",
     }
 
 
@@ -304,7 +309,7 @@ def test_snapstart_switch(deploy_bin: Path, tmp_path: Path, switch: str) -> None
         assert props["SnapStart"] == {"ApplyOn": "PublishedVersions"}
     else:
         assert "SnapStart" not in props
-    (alias_name, alias), = _resources(cfn, "AWS::Lambda::Alias").items()
+    ((alias_name, alias),) = _resources(cfn, "AWS::Lambda::Alias").items()
     assert alias["Properties"]["Name"] == "live"
     assert alias["Properties"]["FunctionName"] == {"Ref": FUNCTION}
     (version_name,) = _resources(cfn, "AWS::Lambda::Version")

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from bolt_app.chatops import registry_of
 from bolt_app.foundation import aws_clients
 from bolt_app.local import slack_requests as sr
 from bolt_app.local.fake_aws import FakeLambda
@@ -18,9 +19,30 @@ from tests.conftest import signed
 
 CHANNEL = "C0GENERAL1"
 ANA = "U0OPER0001"  # an operator: may list and act
+OTTO = "U0OPER0002"  # another operator: may act, may not approve
 BOB = "U0APPR0001"  # an approver
 CAROL = "U0APPR0002"  # another approver
+GUEST = "U0GUEST001"  # in no role
+ADMIN = "U0ADMIN001"  # may act and approve
 FUNCTION_NAME = "slack-bolt-bot"
+POLICY = f"""
+[roles]
+admins = ["{ADMIN}"]
+operators = ["{ANA}", "{OTTO}"]
+approvers = ["{BOB}", "{CAROL}"]
+
+[commands."/instances"]
+allow = ["operators", "admins"]
+act = ["operators", "admins"]
+approve = ["approvers", "admins"]
+"""
+
+
+@pytest.fixture(scope="session")
+def policy_file(tmp_path_factory: pytest.TempPathFactory) -> str:
+    path = tmp_path_factory.mktemp("policy") / "policy.toml"
+    path.write_text(POLICY)
+    return str(path)
 
 
 @pytest.fixture(scope="session")
@@ -92,6 +114,7 @@ class Workspace:
         self.slack, self.lambda_api, self.invoke = slack, lambda_api, invoke
         self.invoke_lazy = invoke_lazy or invoke
         self.delivered = 0
+        self.audit: Any = None
 
     def run_lazy(self) -> None:
         invocations = self.lambda_api.invocations[self.delivered :]
@@ -104,7 +127,8 @@ class Workspace:
         fields = sr.slash_command("/instances", text, response_url=response_url, user=user, channel=CHANNEL)
         response = self.invoke(signed(sr.form_body(fields)))
         assert response["statusCode"] == 200, response
-        answer = json.loads(response["body"]) if response["body"] else {}
+        body = response["body"]
+        answer = json.loads(body) if body.startswith("{") else {"text": body}
         if answer.get("response_type") == "in_channel":
             shown = self.slack.add_message(
                 CHANNEL, {"user": "U0FAKEBOT1", "bot_id": "B0FAKEBOT1", "text": answer["text"]}
@@ -153,8 +177,12 @@ def row_block(message: dict[str, Any], instance_id: str) -> dict[str, Any]:
 
 
 @pytest.fixture
-def workspace(slack: FakeSlack, lambda_api: FakeLambda, invoke: Any) -> Workspace:
-    return Workspace(slack, lambda_api, invoke)
+def workspace(slack: FakeSlack, lambda_api: FakeLambda, fresh_container: Any, policy_file: str) -> Workspace:
+    """One Lambda container with the test policy (in-memory claims and approvals)."""
+    module = fresh_container(CHATOPS_POLICY_FILE=policy_file)
+    workspace = Workspace(slack, lambda_api, lambda event: module.handler(event, sr.LambdaContext()))
+    workspace.audit = registry_of(module.bot.lambda_adapter.app).audit
+    return workspace
 
 
 # -- listing ----------------------------------------------------------------------------------------
@@ -282,10 +310,10 @@ def test_an_instance_that_is_gone_is_answered(workspace: Workspace, fleet: dict[
 # -- the two-person rule ----------------------------------------------------------------------------
 
 
-def ask_to_stop_db(workspace: Workspace, fleet: dict[str, str]) -> dict[str, Any]:
-    workspace.command(ANA)
+def ask_to_stop_db(workspace: Workspace, fleet: dict[str, str], requester: str = ANA) -> dict[str, Any]:
+    workspace.command(requester)
     listing = workspace.list_message()
-    workspace.click(ANA, listing, "instances_stop", row_block(listing, fleet["db-1"])["block_id"])
+    workspace.click(requester, listing, "instances_stop", row_block(listing, fleet["db-1"])["block_id"])
     return workspace.approval_message()
 
 
@@ -302,10 +330,16 @@ def test_an_instance_needing_approval_is_not_acted_on_at_first_click(
 def test_the_requester_cannot_approve_their_own_request(
     workspace: Workspace, fleet: dict[str, str], aws_endpoint: str
 ) -> None:
-    request = ask_to_stop_db(workspace, fleet)
-    workspace.click(ANA, request, "instances_approve")
+    # An admin may act and approve, but not approve their own request.
+    request = ask_to_stop_db(workspace, fleet, requester=ADMIN)
+    workspace.click(ADMIN, request, "instances_approve")
     assert state_of(aws_endpoint, fleet["db-1"]) == "running"
-    assert any("You asked for this" in t for t in workspace.private_to(ANA))
+    assert any("You asked for this" in t for t in workspace.private_to(ADMIN))
+    assert workspace.approval_message()["blocks"][1]["elements"]  # still open
+    # Nor may the requester's fellow operator, who is not an approver: the policy refuses the click.
+    workspace.click(OTTO, request, "instances_approve")
+    assert state_of(aws_endpoint, fleet["db-1"]) == "running"
+    assert any("is for approvers and admins" in t for t in workspace.private_to(OTTO))
     assert workspace.approval_message()["blocks"][1]["elements"]  # still open
 
 
@@ -347,3 +381,36 @@ def test_a_click_after_expiry_changes_nothing(
     assert state_of(aws_endpoint, fleet["db-1"]) == "running"
     assert any("has expired" in t for t in workspace.private_to(BOB))
     assert "expired after 15 minutes" in workspace.approval_message()["text"]
+
+
+# -- who may, and the record of it ------------------------------------------------------------------
+
+
+def test_a_guest_may_neither_list_nor_act(workspace: Workspace, fleet: dict[str, str], aws_endpoint: str) -> None:
+    answer = workspace.command(GUEST)
+    assert answer.get("response_type") != "in_channel" and "`/instances` is for operators and admins" in answer["text"]
+    assert workspace.lambda_api.invocations == []  # no lazy listing: no AWS call at all
+    workspace.command(ANA)
+    listing = workspace.list_message()
+    workspace.click(GUEST, listing, "instances_stop", row_block(listing, fleet["web-1"])["block_id"])
+    assert state_of(aws_endpoint, fleet["web-1"]) == "running"
+    assert any("`/instances` (act) is for operators and admins" in t for t in workspace.private_to(GUEST))
+    refused = [r for r in workspace.audit.recent(user=GUEST) if r["decision"] == "refused"]
+    assert {r["action"] for r in refused} == {"run", "act"}
+
+
+def test_every_decision_is_audited(workspace: Workspace, fleet: dict[str, str]) -> None:
+    request = ask_to_stop_db(workspace, fleet)
+    workspace.click(BOB, request, "instances_approve")
+    listing = workspace.list_message()
+    workspace.click(ANA, listing, "instances_stop", row_block(listing, fleet["web-1"])["block_id"])
+    records = list(reversed(workspace.audit.recent(limit=50)))
+    trail = [(r["decision"], r["action"], r["target"], r["user"], r["approver"]) for r in records]
+    assert trail == [
+        ("requested", "stop", fleet["db-1"], ANA, None),
+        ("approved", "stop", fleet["db-1"], ANA, BOB),
+        ("executed", "stop", fleet["db-1"], ANA, BOB),
+        ("executed", "stop", fleet["web-1"], ANA, None),
+    ]
+    assert all(r["command"] == "/instances" and r["channel"] == CHANNEL and r["time"] for r in records)
+    assert records[2]["result"] == "running -> stopping"

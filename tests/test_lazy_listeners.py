@@ -30,6 +30,9 @@ from tests.conftest import ROOT_DIR, body_json, lambda_env, signed
 FUNCTION_NAME = "slack-bolt-bot"
 REQUEST_URL = "https://abcdefghij.execute-api.us-east-1.amazonaws.com/slack/events"
 LAZY_FUNCTION = "report_stack_status"
+ACCOUNT_ID = "123456789012"
+SECRET_ARN = f"arn:aws:secretsmanager:us-east-1:{ACCOUNT_ID}:secret:slack-bolt-bot-AbCdEf"
+QUEUE_URL = f"https://sqs.us-east-1.amazonaws.com/{ACCOUNT_ID}/slack-bolt-bot-LazyWorkFailureQueue"
 
 
 @pytest.fixture(scope="session")
@@ -58,7 +61,12 @@ def stack(monkeypatch, lambda_api: FakeLambda, aws_endpoint: str) -> str:
     name = f"slack-bolt-bot-{uuid.uuid4().hex[:6]}"
     template = {
         "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},
-        "Outputs": {"SlackRequestUrl": {"Value": REQUEST_URL}},
+        "Outputs": {
+            "SlackRequestUrl": {"Value": REQUEST_URL},
+            # As template.yaml's: the secret's ARN and the queue's URL carry the account ID.
+            "SlackSecretArn": {"Value": SECRET_ARN},
+            "LazyWorkFailureQueueUrl": {"Value": QUEUE_URL},
+        },
     }
     boto3.client("cloudformation").create_stack(StackName=name, TemplateBody=json.dumps(template))
     cloudwatch = boto3.client("cloudwatch")
@@ -128,7 +136,9 @@ def test_the_lazy_run_replaces_the_ack_with_the_status_card(invoke, lambda_modul
     assert post["replace_original"] is True and post["response_type"] == "in_channel"
     card = json.dumps(post["blocks"])
     assert "CREATE_COMPLETE" in card and stack in card
-    assert REQUEST_URL in card  # the stack's outputs
+    assert REQUEST_URL in card  # the one output a channel is shown
+    # Posted in the channel: no ARN, no queue URL, no account ID.
+    assert ACCOUNT_ID not in json.dumps(post) and "arn:" not in json.dumps(post)
     fields = {f["text"].split("\n")[0]: f["text"].split("\n")[1] for b in post["blocks"] for f in b.get("fields", [])}
     assert fields["*Invocations*"] == "42"
     assert fields["*Errors*"] == "2"

@@ -12,11 +12,13 @@ from typing import Any
 import pytest
 from slack_bolt import App
 
+from bolt_app.chatops import registry_of
 from bolt_app.config import Settings
 from bolt_app.listeners import register_listeners
 from bolt_app.local import manifest as m
 
 ROOT = Path(__file__).resolve().parents[1]
+COMMANDS_READING_MENTIONS = frozenset({"/audit"})
 URL = "https://abc123defg.execute-api.eu-west-1.amazonaws.com/slack/events"
 
 
@@ -71,6 +73,19 @@ def registered_commands() -> list[str]:
     return app.commands
 
 
+def test_help_says_what_the_manifest_says() -> None:
+    # /help lists each command with the registration's description and usage hint (bolt_app/chatops/
+    # registry.py); Slack's autocomplete shows the manifest's. Every command is registered through the
+    # registry, so /help and the policy know it, and both texts agree.
+    app = _RecordingApp()
+    register_listeners(app, Settings(bot_token="xoxb-t", signing_secret="s"))
+    specs = registry_of(app).commands
+    assert sorted(specs) == sorted(app.commands), "a command was registered with app.command, not slash_command"
+    for entry in m.load_manifest()["features"]["slash_commands"]:
+        spec = specs[entry["command"]]
+        assert (spec.description, spec.usage_hint) == (entry["description"], entry.get("usage_hint", "")), entry
+
+
 def test_the_manifest_declares_exactly_the_commands_the_app_registers() -> None:
     # One truth: a command module without its manifest entry works in the playground but Slack
     # rejects it; a manifest entry without a module gets "Sorry, I don't know" in Slack.
@@ -89,7 +104,9 @@ def test_every_declared_command_says_what_it_does() -> None:
         # Slack shows these in the composer's autocomplete: a description is required.
         assert isinstance(entry.get("description"), str) and entry["description"].strip(), entry
         assert isinstance(entry.get("usage_hint", ""), str), entry
-        assert entry.get("should_escape") is False, entry
+        # Escaping off keeps typed text as typed; /audit turns it on, so that a person picked from the
+        # autocomplete arrives as <@U…|name> (an ID), not as a display name (bolt_app/listeners/audit.py).
+        assert entry.get("should_escape") is (entry["command"] in COMMANDS_READING_MENTIONS), entry
 
 
 def test_the_check_catches_a_command_missing_from_either_side(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -31,6 +31,10 @@ class Metric(StrEnum):
     # ...or that waited for its outcome and then answered (200) or took over (released).
     RETRIES_AWAITED = "RetriesAwaited"
     REQUESTS_REJECTED = "RequestsRejected"
+    # Commands and clicks the command policy refused (bolt_app/chatops/).
+    COMMANDS_DENIED = "CommandsDenied"
+    # Audit records that could not be written (logged at ERROR with the record; alarmed).
+    AUDIT_WRITE_FAILURES = "AuditWriteFailures"
     # /instances: starts and stops that EC2 accepted.
     INSTANCE_ACTIONS = "InstanceActions"
 

@@ -1,18 +1,19 @@
 """Listeners, one module per Slack feature, with the stores only they use (`first_pick`).
 
-A new ChatOps command is one new module listed here."""
+A new ChatOps command is one new module listed here, registered with bolt_app.chatops' `slash_command`
+(and given an entry in policy.toml: a command the policy does not name is refused to everyone)."""
 
 from __future__ import annotations
 
 from slack_bolt import App
 
 from bolt_app.config import Settings
-from bolt_app.listeners import actions, commands, fallbacks, instances, messages, stack_status
+from bolt_app.listeners import actions, audit, commands, fallbacks, help, instances, messages, stack_status
 from bolt_app.listeners.first_pick import first_pick_store
 
 # Order matters only for `fallbacks`: Bolt runs the first listener that matches, so the
 # catch-alls that turn "no listener" (a 404 Slack would retry) into a quiet 200 go last.
-FEATURES = (messages, commands, stack_status)
+FEATURES = (messages, commands, help, stack_status, audit)
 
 
 def register_listeners(app: App, settings: Settings | None = None) -> None:

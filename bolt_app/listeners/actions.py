@@ -10,6 +10,7 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bolt_app.chatops import open_action
 from bolt_app.foundation.observability import Metric, count
 from bolt_app.listeners.first_pick import FirstPickStore, InMemoryFirstPicks, Pick, picker_key
 from bolt_app.slack_web.blocks import (
@@ -35,7 +36,8 @@ def register(app: App, first_picks: FirstPickStore | None = None) -> None:
     def handle_dinner_pick(ack: Ack, body: dict[str, Any], client: WebClient, logger: logging.Logger) -> None:
         pick_dinner(store, ack, body, client, logger)
 
-    app.action(re.compile("^" + re.escape(DINNER_PICK_ACTION_PREFIX)))(handle_dinner_pick)
+    # Open to everyone: picking dinner is not ChatOps (the command policy checks no click on it).
+    open_action(app, re.compile("^" + re.escape(DINNER_PICK_ACTION_PREFIX)))(handle_dinner_pick)
 
 
 def pick_dinner(

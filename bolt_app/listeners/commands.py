@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from slack_bolt import Ack, App
 
+from bolt_app.chatops import slash_command
 from bolt_app.foundation.observability import Metric, count
 from bolt_app.slack_web.blocks import DINNER_PICKER_BLOCKS, DINNER_PICKER_TEXT
 
 
 def register(app: App) -> None:
-    app.command("/test")(handle_test_command)
+    slash_command(app, "/test", description="Pick a restaurant for the investors' dinner")(handle_test_command)
 
 
 def handle_test_command(ack: Ack) -> None:

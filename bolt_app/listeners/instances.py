@@ -32,7 +32,9 @@ from slack_sdk.errors import SlackApiError
 
 from bolt_app.chatops import approvals as approvals_module
 from bolt_app.chatops.approvals import ApprovalRequest, ApprovalStore, ApprovalUnavailable, approval_store
+from bolt_app.chatops.audit import AuditRecord, AuditTrail, LocalAuditTrail
 from bolt_app.chatops.claims import ClaimUnavailable, ClickClaims, click_claims
+from bolt_app.chatops.registry import policy_action, registry_of, slash_command
 from bolt_app.config import Settings
 from bolt_app.foundation import aws_clients
 from bolt_app.foundation.observability import Metric, count
@@ -53,7 +55,6 @@ from bolt_app.slack_web.blocks import (
 from bolt_app.slack_web.slack_retries import response_url_client
 
 COMMAND = "/instances"
-_audit_logger = logging.getLogger("bolt_app.chatops.audit")
 TAG_KEY, TAG_VALUE = "ChatOps", "enabled"
 APPROVAL_TAG_KEY, APPROVAL_TAG_VALUE = "ChatOpsApproval", "required"
 ACTIONS = {INSTANCE_START_ACTION: "start", INSTANCE_STOP_ACTION: "stop"}
@@ -180,12 +181,30 @@ def aws_error_answer(code: str, action: str, label: str) -> str:
 class InstancesFeature:
     claims: ClickClaims
     approvals: ApprovalStore
+    audit: Callable[[], AuditTrail]
     ec2: Callable[[], Any] = ec2_client
+
+    def record(self, decision: str, user: str, channel: str, action: str, target: str, **fields: Any) -> None:
+        """One audit record for one decision (bolt_app/chatops/audit.py; a failed write is logged and counted)."""
+        self.audit().record(
+            AuditRecord(
+                user=user, channel=channel, command=COMMAND, action=action, target=target, decision=decision, **fields
+            )
+        )
+
+
+_LOCAL_AUDIT = LocalAuditTrail()
 
 
 def register(app: App, settings: Settings | None = None) -> InstancesFeature:
     table = settings.idempotency_table if settings else None
-    feature = InstancesFeature(claims=click_claims(table), approvals=approval_store(table))
+    registry = registry_of(app)
+    feature = InstancesFeature(
+        claims=click_claims(table),
+        approvals=approval_store(table),
+        # Set by create_app before any request (chatops.install); a bare app (tests) logs the records locally.
+        audit=lambda: registry.audit or _LOCAL_AUDIT,
+    )
 
     def act_on_instance(body: dict[str, Any], client: WebClient, logger: logging.Logger) -> None:
         handle_click(feature, body, client, logger)
@@ -196,11 +215,14 @@ def register(app: App, settings: Settings | None = None) -> InstancesFeature:
     def list_instances(command: dict[str, Any], logger: logging.Logger) -> None:
         report_instances(feature, command, logger)
 
-    app.command(COMMAND)(ack=acknowledge_instances, lazy=[list_instances])
+    slash_command(app, COMMAND, description="List the EC2 instances tagged ChatOps=enabled; start and stop them")(
+        ack=acknowledge_instances, lazy=[list_instances]
+    )
+    # The policy middleware checks each click before these run: Start/Stop need `act`, Approve/Deny `approve`.
     for action_id in ACTIONS:
-        app.action(action_id)(ack=acknowledge_click, lazy=[act_on_instance])
+        policy_action(app, action_id, command=COMMAND, verb="act")(ack=acknowledge_click, lazy=[act_on_instance])
     for action_id in DECISIONS:
-        app.action(action_id)(ack=acknowledge_click, lazy=[decide_approval])
+        policy_action(app, action_id, command=COMMAND, verb="approve")(ack=acknowledge_click, lazy=[decide_approval])
     return feature
 
 
@@ -313,12 +335,6 @@ class Replies:
             self.logger.warning(f"{what} not posted", extra={"status": status})
 
 
-def _audit(decision: str, click_user: str, channel: str, action: str, target: str, **fields: Any) -> None:
-    """One audit record for one decision (bolt_app/chatops/audit.py)."""
-    record = {"user": click_user, "channel": channel, "command": COMMAND, "action": action, "target": target}
-    _audit_logger.info("audit", extra={"audit": True, **record, "decision": decision, **fields})
-
-
 def handle_click(feature: InstancesFeature, body: dict[str, Any], client: WebClient, logger: logging.Logger) -> None:
     click = parse_click(body)
     if click is None or click.action_id not in ACTIONS or not INSTANCE_ID.match(click.value):
@@ -331,7 +347,9 @@ def handle_click(feature: InstancesFeature, body: dict[str, Any], client: WebCli
         replies.privately(
             f"Could not make sure this click acts only once (`{unavailable.code}`), so nothing was done. Try again."
         )
-        _audit("failed", click.user_id, click.channel_id, action, click.value, result=f"claim: {unavailable.code}")
+        feature.record(
+            "failed", click.user_id, click.channel_id, action, click.value, result=f"claim: {unavailable.code}"
+        )
         return
     if not first:
         replies.privately("This click was already handled (a repeated delivery or a double click); nothing done again.")
@@ -343,12 +361,12 @@ def handle_click(feature: InstancesFeature, body: dict[str, Any], client: WebCli
     try:
         instance = read_instance(ec2, click.value)
     except InstanceGone:
-        _refuse(replies, click, action, f"`{click.value}` no longer exists; nothing was done.", "gone")
+        _refuse(feature, replies, click, action, f"`{click.value}` no longer exists; nothing was done.", "gone")
         replies.replace(*render_list(ec2, logger))
         return
     except (BotoCoreError, ClientError) as error:
         code = aws_clients.error_code(error)
-        _audit("failed", click.user_id, click.channel_id, action, click.value, result=code)
+        feature.record("failed", click.user_id, click.channel_id, action, click.value, result=code)
         replies.privately(aws_error_answer(code, action, f"`{click.value}`"))
         return
     except BaseException:
@@ -356,22 +374,30 @@ def handle_click(feature: InstancesFeature, body: dict[str, Any], client: WebCli
         raise
     label = instance_label(instance.instance_id, instance.name)
     if not instance.managed:
-        _refuse(replies, click, action, f"{label} is no longer tagged `ChatOps=enabled`; nothing was done.", "untagged")
+        _refuse(
+            feature,
+            replies,
+            click,
+            action,
+            f"{label} is no longer tagged `ChatOps=enabled`; nothing was done.",
+            "untagged",
+        )
         replies.replace(*render_list(ec2, logger))
         return
     if instance.needs_approval:
         request_approval(feature, replies, click, action, instance)
         return
-    execute(ec2, replies, click.user_id, click.channel_id, action, instance, logger)
+    execute(feature, ec2, replies, click.user_id, click.channel_id, action, instance, logger)
     replies.replace(*render_list(ec2, logger))
 
 
-def _refuse(replies: Replies, click: Click, action: str, text: str, result: str) -> None:
-    _audit("refused", click.user_id, click.channel_id, action, click.value, result=result)
+def _refuse(feature: InstancesFeature, replies: Replies, click: Click, action: str, text: str, result: str) -> None:
+    feature.record("refused", click.user_id, click.channel_id, action, click.value, result=result)
     replies.privately(text)
 
 
 def execute(
+    feature: InstancesFeature,
     ec2: Any,
     replies: Replies,
     requester: str,
@@ -391,13 +417,13 @@ def execute(
     except (BotoCoreError, ClientError) as error:
         code = aws_clients.error_code(error)
         logger.warning("instance not changed", extra={"action": action, "code": code})
-        _audit("failed", requester, channel, action, instance.instance_id, approver=approver, result=code)
+        feature.record("failed", requester, channel, action, instance.instance_id, approver=approver, result=code)
         answer = aws_error_answer(code, action, label)
         replies.privately(answer)
         return answer
     count(Metric.INSTANCE_ACTIONS)
     result = f"{before} -> {after}"
-    _audit("executed", requester, channel, action, instance.instance_id, approver=approver, result=result)
+    feature.record("executed", requester, channel, action, instance.instance_id, approver=approver, result=result)
     line = instance_changed(requester, action, instance.instance_id, instance.name, before, after, approver)
     replies.in_channel(line)
     return line
@@ -418,10 +444,12 @@ def request_approval(
     try:
         feature.approvals.create(request)
     except ApprovalUnavailable as unavailable:
-        _audit("failed", click.user_id, click.channel_id, action, instance.instance_id, result=unavailable.code)
+        feature.record("failed", click.user_id, click.channel_id, action, instance.instance_id, result=unavailable.code)
         replies.privately(f"Could not record the approval request (`{unavailable.code}`); nothing was done. Try again.")
         return
-    _audit("requested", click.user_id, click.channel_id, action, instance.instance_id, result=f"approval {request.id}")
+    feature.record(
+        "requested", click.user_id, click.channel_id, action, instance.instance_id, result=f"approval {request.id}"
+    )
     label = instance_label(instance.instance_id, instance.name)
     replies.in_channel(*approval_request(request.id, click.user_id, action, label, request.expires_at))
 
@@ -440,7 +468,9 @@ def handle_decision(feature: InstancesFeature, body: dict[str, Any], client: Web
         label = instance_label(request.target, request.target_name or None)
         what = f"<@{request.requester}>'s request to {request.action} {label}"
         if request.requester == click.user_id:
-            _audit("refused", click.user_id, click.channel_id, request.action, request.target, result="own request")
+            feature.record(
+                "refused", click.user_id, click.channel_id, request.action, request.target, result="own request"
+            )
             replies.privately(
                 f"You asked for this, so you cannot {'approve' if status == 'approved' else 'deny'} it: "
                 "a second person must decide. Nothing was changed."
@@ -449,13 +479,13 @@ def handle_decision(feature: InstancesFeature, body: dict[str, Any], client: Web
         if request.status == approvals_module.PENDING and request.expired():
             expired = feature.approvals.decide(request.id, approvals_module.EXPIRED, click.user_id)
             if expired is not None and expired.won:
-                _audit_request("expired", request, result="unanswered")
+                _audit_request(feature, "expired", request, result="unanswered")
                 replies.replace(*approval_closed(f"{what} expired after 15 minutes unanswered; nothing was done."))
             replies.privately(f"{what} has expired; nothing was done. Ask again with `{COMMAND}`.")
             return
         decision = feature.approvals.decide(request.id, status, click.user_id)
     except ApprovalUnavailable as unavailable:
-        _audit("failed", click.user_id, click.channel_id, "decide", click.value, result=unavailable.code)
+        feature.record("failed", click.user_id, click.channel_id, "decide", click.value, result=unavailable.code)
         replies.privately(f"Could not record your decision (`{unavailable.code}`); nothing was done. Try again.")
         return
     if decision is None:
@@ -470,13 +500,13 @@ def handle_decision(feature: InstancesFeature, body: dict[str, Any], client: Web
             replies.privately(f"{what} was already {decided}; your click changed nothing.")
         return
     if status == approvals_module.DENIED:
-        _audit_request("denied", request, click.user_id)
+        _audit_request(feature, "denied", request, click.user_id)
         replies.replace(*approval_closed(f"<@{click.user_id}> denied {what}; nothing was done."))
         return
-    _audit_request("approved", request, click.user_id)
+    _audit_request(feature, "approved", request, click.user_id)
     replies.replace(*approval_closed(f"<@{click.user_id}> approved {what}; acting on it…"))
     ec2 = feature.ec2()
-    outcome = _execute_approved(ec2, replies, request, click.user_id, logger)
+    outcome = _execute_approved(feature, ec2, replies, request, click.user_id, logger)
     replies.replace(*approval_closed(f"<@{click.user_id}> approved {what}. {outcome}"))
     if request.origin_response_url:
         # The list the request came from, refreshed (its response_url lasts 30 minutes, past the 15 of a request).
@@ -485,15 +515,24 @@ def handle_decision(feature: InstancesFeature, body: dict[str, Any], client: Web
 
 
 def _audit_request(
-    decision: str, request: ApprovalRequest, approver: str | None = None, result: str | None = None
+    feature: InstancesFeature,
+    decision: str,
+    request: ApprovalRequest,
+    approver: str | None = None,
+    result: str | None = None,
 ) -> None:
-    _audit(
+    feature.record(
         decision, request.requester, request.channel, request.action, request.target, approver=approver, result=result
     )
 
 
 def _execute_approved(
-    ec2: Any, replies: Replies, request: ApprovalRequest, approver: str, logger: logging.Logger
+    feature: InstancesFeature,
+    ec2: Any,
+    replies: Replies,
+    request: ApprovalRequest,
+    approver: str,
+    logger: logging.Logger,
 ) -> str:
     from botocore.exceptions import BotoCoreError, ClientError
 
@@ -502,13 +541,15 @@ def _execute_approved(
     try:
         instance = read_instance(ec2, request.target)
     except InstanceGone:
-        _audit_request("failed", request, approver, "gone")
+        _audit_request(feature, "failed", request, approver, "gone")
         return f"{label} no longer exists; nothing was done."
     except (BotoCoreError, ClientError) as error:
         code = aws_clients.error_code(error)
-        _audit_request("failed", request, approver, code)
+        _audit_request(feature, "failed", request, approver, code)
         return aws_error_answer(code, request.action, label)
     if not instance.managed:
-        _audit_request("refused", request, approver, "untagged")
+        _audit_request(feature, "refused", request, approver, "untagged")
         return f"{label} is no longer tagged `ChatOps=enabled`; nothing was done."
-    return execute(ec2, replies, request.requester, request.channel, request.action, instance, logger, approver)
+    return execute(
+        feature, ec2, replies, request.requester, request.channel, request.action, instance, logger, approver
+    )

@@ -6,6 +6,9 @@ own invocation (bolt_app/aws_lambda/lazy_listeners.py), and replaces the ack wit
 command's `response_url`. Slack accepts up to 5 posts to a response_url within 30 minutes
 (https://api.slack.com/interactivity/handling#message_responses): one is used here, and a retried
 invocation still has time and uses left.
+
+Who may run it is policy.toml's (admins, as shipped); the card shows what a channel may see: the
+stack's status, last update, the request URL and the metrics, never an ARN, a queue URL or the account ID.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
+from bolt_app.chatops import slash_command
 from bolt_app.config import AwsDeployment
 from bolt_app.foundation import aws_clients
 from bolt_app.foundation.observability import Metric, count
@@ -32,11 +36,17 @@ from bolt_app.slack_web.blocks import (
 )
 
 COMMAND = "/stack-status"
+REQUEST_URL_OUTPUT = "SlackRequestUrl"
 METRICS_WINDOW = timedelta(hours=24)
 
 
 def register(app: App) -> None:
-    app.command(COMMAND)(ack=acknowledge_stack_status, lazy=[report_stack_status])
+    slash_command(
+        app,
+        COMMAND,
+        description="Report on the bot's own AWS stack: status, request URL, last 24 hours of invocations",
+        usage_hint="(no arguments)",
+    )(ack=acknowledge_stack_status, lazy=[report_stack_status])
 
 
 def acknowledge_stack_status(ack: Ack) -> None:
@@ -92,16 +102,21 @@ def build_report(deployment: AwsDeployment, logger: logging.Logger) -> tuple[str
 def read_stack(stack_name: str) -> StackReport:
     cloudformation = aws_clients.client("cloudformation", aws_clients.SLOW_WORK)
     stack = cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]
-    outputs = [
-        (str(o.get("OutputKey", "")), str(o.get("OutputValue", "")))
-        for o in stack.get("Outputs") or []
-        if isinstance(o, dict)
-    ]
+    # Only the request URL: the card is posted in the channel, and the other outputs (the secret's ARN,
+    # the failure queue's URL, with the account ID in both) are nobody's business there.
+    request_url = next(
+        (
+            str(o.get("OutputValue", ""))
+            for o in stack.get("Outputs") or []
+            if isinstance(o, dict) and o.get("OutputKey") == REQUEST_URL_OUTPUT
+        ),
+        None,
+    )
     return StackReport(
         stack_name=stack_name,
         status=str(stack.get("StackStatus", "UNKNOWN")),
         last_updated=stack.get("LastUpdatedTime") or stack.get("CreationTime"),
-        outputs=outputs,
+        request_url=request_url,
     )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from slack_sdk.models.blocks import (
@@ -171,8 +171,8 @@ class StackReport:
     stack_name: str
     status: str
     last_updated: datetime | None
-    # (OutputKey, OutputValue), in the stack's order.
-    outputs: list[tuple[str, str]] = field(default_factory=list)
+    # The stack's SlackRequestUrl output: the one output a channel is shown (no ARNs, queue URLs, account ID).
+    request_url: str | None = None
     metrics: FunctionMetrics | None = None
     # Set when the stack was read but the metrics could not be (an AWS error code).
     metrics_error: str | None = None
@@ -202,9 +202,9 @@ def stack_status_card(report: StackReport) -> tuple[str, list[dict]]:
             ],
         ),
     ]
-    if report.outputs:
-        lines = [f"*{slack_text.escape(key)}*: {slack_text.escape(value)}" for key, value in report.outputs]
-        blocks.append(SectionBlock(block_id="stack_outputs", text=MarkdownTextObject(text="\n".join(lines)[:3000])))
+    if report.request_url:
+        line = f"*Request URL*: {slack_text.escape(report.request_url)}"
+        blocks.append(SectionBlock(block_id="stack_request_url", text=MarkdownTextObject(text=line[:3000])))
     if report.metrics is not None:
         m = report.metrics
         blocks.append(
@@ -385,3 +385,61 @@ def approval_request(
 def approval_closed(text: str) -> tuple[str, list[dict]]:
     """The approval request once decided or expired: what happened, no buttons left."""
     return text, [SectionBlock(block_id="approval_closed", text=MarkdownTextObject(text=text)).to_dict()]
+
+
+# -- /help and /audit ---------------------------------------------------------------------------
+
+
+def help_message(commands: list[tuple[str, str, str]]) -> tuple[str, list[dict]]:
+    """`commands`: (name, usage hint, description) of each command the asker may run, in order."""
+    if not commands:
+        text = "There is no command you may run here."
+        return text, [SectionBlock(block_id="help", text=MarkdownTextObject(text=text)).to_dict()]
+    lines = []
+    for name, usage_hint, description in commands:
+        usage = f" {slack_text.escape(usage_hint)}" if usage_hint and usage_hint != "(no arguments)" else ""
+        lines.append(f"• `{slack_text.escape(name)}{usage}`: {slack_text.escape(description)}")
+    text = "Commands you may run here:\n" + "\n".join(lines)
+    return text, [SectionBlock(block_id="help", text=MarkdownTextObject(text=text[:3000])).to_dict()]
+
+
+# One section per record: Block Kit allows 50 blocks a message, and /audit shows at most 20 records.
+AUDIT_FIELDS_SHOWN = ("command", "action", "target", "decision", "approver", "result")
+
+
+def audit_report(records: list[dict], person: str | None, limit: int) -> tuple[str, list[dict]]:
+    """The newest records first, one line each: time, who, where, what, the decision and its outcome."""
+    whose = f" of <@{person}>" if person else ""
+    if not records:
+        text = f"No audit records{whose} yet."
+        return text, [SectionBlock(block_id="audit_empty", text=MarkdownTextObject(text=text)).to_dict()]
+    text = f"The last {len(records)} audit records{whose}, newest first" + (
+        f" (at most {limit})." if len(records) >= limit else "."
+    )
+    blocks: list = [SectionBlock(block_id="audit_title", text=MarkdownTextObject(text=text))]
+    for index, record in enumerate(records[:limit]):
+        when = slack_text.escape(str(record.get("time") or "?"))
+        user = record.get("user")
+        who = f"<@{user}>" if isinstance(user, str) and user.isalnum() else "someone"
+        channel = record.get("channel")
+        where = f" in <#{channel}>" if isinstance(channel, str) and channel.isalnum() else ""
+        decision = slack_text.escape(str(record.get("decision") or "?"))
+        what = " ".join(
+            slack_text.escape(str(record[key]))
+            for key in ("command", "action", "target")
+            if isinstance(record.get(key), str) and record[key] and not (key == "action" and record[key] == "run")
+        )
+        approver = record.get("approver")
+        line = f"`{when}` {who}{where}: *{decision}* `{what or '?'}`"
+        if isinstance(approver, str) and approver.isalnum():
+            line += f", approver <@{approver}>"
+        result = record.get("result")
+        if isinstance(result, str) and result:
+            line += f"\n{slack_text.escape(result)}"
+        blocks.append(SectionBlock(block_id=f"audit_{index}", text=MarkdownTextObject(text=line[:3000])))
+    return text, [block.to_dict() for block in blocks]
+
+
+def audit_read_failed(error_code: str) -> tuple[str, list[dict]]:
+    text = f"Could not read the audit trail: AWS answered `{slack_text.escape(error_code)}`."
+    return text, [SectionBlock(block_id="audit_error", text=MarkdownTextObject(text=text)).to_dict()]

@@ -14,7 +14,7 @@ import sys
 from bolt_app.local.fake_slack import FakeSlack
 from bolt_app.local.listening import CannotListen, listening_socket
 from bolt_app.local.playground.server import SLACK_MOUNT, create_asgi_app
-from bolt_app.local.playground.session import Playground
+from bolt_app.local.playground.session import HUMAN_ID, Playground
 
 __all__ = ["Playground", "create_asgi_app", "serve", "start_session"]
 
@@ -35,6 +35,9 @@ def start_session(base_url: str) -> Playground:
     for name in _REAL_SLACK_SETTINGS:
         os.environ.pop(name, None)
     os.environ.update(SLACK_BOT_TOKEN=fake.bot_token, SLACK_SIGNING_SECRET=signing_secret, SLACK_API_URL=fake.api_url)
+    # You, in the playground, are an admin of the command policy (policy.toml), as a deployer who set the
+    # ChatOpsAdmins parameter to their own ID is: every command the policy gives admins works here.
+    os.environ["CHATOPS_ADMINS"] = HUMAN_ID
     sys.modules.pop("handler", None)
     handler_module = importlib.import_module("handler")
     playground = Playground(fake, handler_module.handler, signing_secret)
