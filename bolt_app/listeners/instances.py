@@ -215,9 +215,12 @@ def register(app: App, settings: Settings | None = None) -> InstancesFeature:
     def list_instances(command: dict[str, Any], logger: logging.Logger) -> None:
         report_instances(feature, command, logger)
 
-    slash_command(app, COMMAND, description="List the EC2 instances tagged ChatOps=enabled; start and stop them")(
-        ack=acknowledge_instances, lazy=[list_instances]
-    )
+    slash_command(
+        app,
+        COMMAND,
+        description="List the EC2 instances tagged ChatOps=enabled; start and stop them",
+        usage_hint="(no arguments)",
+    )(ack=acknowledge_instances, lazy=[list_instances])
     # The policy middleware checks each click before these run: Start/Stop need `act`, Approve/Deny `approve`.
     for action_id in ACTIONS:
         policy_action(app, action_id, command=COMMAND, verb="act")(ack=acknowledge_click, lazy=[act_on_instance])
