@@ -4,6 +4,7 @@ Lambda Invoke endpoint, EC2 and DynamoDB from moto's server, Slack from the fake
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -14,8 +15,10 @@ from bolt_app.chatops import registry_of
 from bolt_app.foundation import aws_clients
 from bolt_app.local import slack_requests as sr
 from bolt_app.local.fake_aws import FakeLambda
+from bolt_app.local.fake_ec2 import FakeEC2
 from bolt_app.local.fake_slack import FakeSlack
-from tests.conftest import signed
+from tests.conftest import lambda_env, signed
+from tests.containers import Container
 
 CHANNEL = "C0GENERAL1"
 ANA = "U0OPER0001"  # an operator: may list and act
@@ -414,3 +417,131 @@ def test_every_decision_is_audited(workspace: Workspace, fleet: dict[str, str]) 
     ]
     assert all(r["command"] == "/instances" and r["channel"] == CHANNEL and r["time"] for r in records)
     assert records[2]["result"] == "running -> stopping"
+
+
+# -- exactly once, across containers (DynamoDB) ------------------------------------------------------
+
+
+@pytest.fixture
+def two_containers(
+    slack: FakeSlack, lambda_api: FakeLambda, idempotency_table: str, policy_file: str
+) -> Iterator[tuple[Container, Container]]:
+    """Two cold Lambda containers sharing the DynamoDB table, as two concurrent Lambda environments do."""
+    env = lambda_env(
+        slack,
+        IDEMPOTENCY_TABLE=idempotency_table,
+        CHATOPS_POLICY_FILE=policy_file,
+        AWS_ENDPOINT_URL_LAMBDA=lambda_api.base_url,
+        AWS_LAMBDA_FUNCTION_NAME=FUNCTION_NAME,
+    )
+    with Container(env) as first, Container(env) as second:
+        yield first, second
+
+
+def _lazy_payloads(workspace: Workspace) -> list[dict[str, Any]]:
+    invocations = workspace.lambda_api.invocations[workspace.delivered :]
+    workspace.delivered += len(invocations)
+    return [json.loads(json.dumps(i.payload)) for i in invocations]
+
+
+def _in_parallel(*calls: Any) -> None:
+    threads = [threading.Thread(target=call) for call in calls]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+
+def test_a_click_replayed_at_another_container_acts_once(
+    slack: FakeSlack, lambda_api: FakeLambda, fleet: dict[str, str], aws_endpoint: str, two_containers: Any
+) -> None:
+    first, second = two_containers
+    workspace = Workspace(slack, lambda_api, first.invoke)
+    workspace.command(ANA)
+    listing = workspace.list_message()
+    action = sr.button_click(listing["blocks"], "instances_stop", row_block(listing, fleet["web-1"])["block_id"])
+    click = workspace.click_event(ANA, listing, action)
+    # The same signed bytes at two containers within Slack's 5 minutes: each one's replay cache is its own.
+    assert first.invoke(click)["statusCode"] == 200
+    assert second.invoke(click)["statusCode"] == 200
+    lazy = _lazy_payloads(workspace)
+    assert len(lazy) == 2
+    _in_parallel(lambda: first.invoke(lazy[0]), lambda: second.invoke(lazy[1]))
+    assert [line for line in workspace.public_lines() if "stopped *web-1*" in line] == [
+        f"<@{ANA}> stopped *web-1* ({fleet['web-1']}): running → stopping"
+    ]
+    assert state_of(aws_endpoint, fleet["web-1"]) in ("stopping", "stopped")
+
+
+def test_a_double_click_on_two_containers_acts_once(
+    slack: FakeSlack, lambda_api: FakeLambda, fleet: dict[str, str], two_containers: Any
+) -> None:
+    first, second = two_containers
+    workspace = Workspace(slack, lambda_api, first.invoke)
+    workspace.command(ANA)
+    listing = workspace.list_message()
+    action = sr.button_click(listing["blocks"], "instances_stop", row_block(listing, fleet["web-1"])["block_id"])
+    # Two payloads (two signatures) for one rendered button, each to its own container.
+    assert first.invoke(workspace.click_event(ANA, listing, action))["statusCode"] == 200
+    assert second.invoke(workspace.click_event(ANA, listing, action))["statusCode"] == 200
+    lazy = _lazy_payloads(workspace)
+    _in_parallel(lambda: first.invoke(lazy[0]), lambda: second.invoke(lazy[1]))
+    assert len([line for line in workspace.public_lines() if "stopped *web-1*" in line]) == 1
+    assert len([t for t in workspace.private_to(ANA) if "already handled" in t]) == 1
+
+
+def test_the_first_decision_wins_across_containers(
+    slack: FakeSlack, lambda_api: FakeLambda, fleet: dict[str, str], aws_endpoint: str, two_containers: Any
+) -> None:
+    first, second = two_containers
+    workspace = Workspace(slack, lambda_api, first.invoke)
+    request = ask_to_stop_db(workspace, fleet)
+    approve = sr.button_click(request["blocks"], "instances_approve")
+    deny = sr.button_click(request["blocks"], "instances_deny")
+    assert first.invoke(workspace.click_event(BOB, request, approve))["statusCode"] == 200
+    assert second.invoke(workspace.click_event(CAROL, request, deny))["statusCode"] == 200
+    lazy = _lazy_payloads(workspace)
+    _in_parallel(lambda: first.invoke(lazy[0]), lambda: second.invoke(lazy[1]))
+    closed = workspace.approval_message()
+    approved = closed["text"].startswith(f"<@{BOB}> approved")
+    denied = closed["text"].startswith(f"<@{CAROL}> denied")
+    assert approved != denied, closed["text"]
+    loser, winner = (CAROL, BOB) if approved else (BOB, CAROL)
+    verb = "approved" if approved else "denied"
+    assert [t for t in workspace.private_to(loser) if "already" in t] == [
+        f"<@{ANA}>'s request to stop *db-1* ({fleet['db-1']}) was already {verb} by <@{winner}>; "
+        "your click changed nothing."
+    ]
+    assert (state_of(aws_endpoint, fleet["db-1"]) == "running") == denied
+
+
+# -- AWS's errors, by name (the local stand-in fleet: bolt_app/local/fake_ec2.py) ---------------------
+
+
+def test_aws_errors_are_answered_by_name(workspace: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = FakeEC2(settle_seconds=600)
+    web, batch = "i-0a1b2c3d4e5f60001", "i-0a1b2c3d4e5f60003"
+    with fake.serve():
+        monkeypatch.setenv("AWS_ENDPOINT_URL_EC2", fake.base_url)
+        aws_clients.reset()
+        workspace.command(ANA)
+        listing = workspace.list_message()
+        listed = json.dumps(listing["blocks"])
+        assert "web-1" in listed and "db-1" in listed and "batch-1" in listed
+        assert "payroll" not in listed and "i-0a1b2c3d4e5f60004" not in listed  # untagged
+        # batch-1 began stopping after the list was drawn: its Start button is stale.
+        fake.set_state(batch, "stopping")
+        workspace.click(ANA, listing, "instances_start", row_block(listing, batch)["block_id"])
+        assert any(
+            "Could not start *batch-1* (i-0a1b2c3d4e5f60003): AWS answered `IncorrectInstanceState`" in t
+            for t in workspace.private_to(ANA)
+        )
+        # IAM refuses (a role without the grant): named, and nothing changed.
+        fake.unauthorized.add("StopInstances")
+        listing = workspace.list_message()
+        workspace.click(ANA, listing, "instances_stop", row_block(listing, web)["block_id"])
+        assert any("AWS answered `UnauthorizedOperation`" in t for t in workspace.private_to(ANA))
+        assert fake.instances[web].state == "running"
+        assert not [line for line in workspace.public_lines() if "stopped" in line or "started" in line]
+    failed = [(r["target"], r["result"]) for r in workspace.audit.recent() if r["decision"] == "failed"]
+    assert sorted(failed) == [(web, "UnauthorizedOperation"), (batch, "IncorrectInstanceState")]

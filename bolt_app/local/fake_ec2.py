@@ -162,6 +162,12 @@ class FakeEC2:
 
     # -- test and playground controls ----------------------------------------------------------
 
+    def set_state(self, instance_id: str, state: str) -> None:
+        """As if something else moved the instance to `state` just now (it settles after settle_seconds)."""
+        with self._lock:
+            instance = self.instances[instance_id]
+            instance.state, instance.changed_at = state, time.monotonic()
+
     def set_tag(self, instance_id: str, key: str, value: str | None) -> None:
         with self._lock:
             tags = self.instances[instance_id].tags
