@@ -4,6 +4,9 @@ service receives, and answer slowly or with AWS's throttling errors.
 Point a service at it with AWS_ENDPOINT_URL_<SERVICE> (boto3's standard endpoint configuration).
 Calls are told apart by the X-Amz-Target header of AWS's JSON protocols
 (`secretsmanager.GetSecretValue`, `DynamoDB_20120810.PutItem`).
+
+`hold_answers` models a lost answer: the call reaches moto (a PutItem lands) and its answer is
+held back past the client's read timeout, so botocore retries a call that has already succeeded.
 """
 
 from __future__ import annotations
@@ -40,6 +43,10 @@ class AwsEndpoint:
         self.error: dict[str, str] | None = None
         # The X-Amz-Target values delay and error apply to; None: every call.
         self.faulty_targets: set[str] | None = None
+        # target -> how many of its next calls are forwarded to moto and answered only after
+        # `hold_seconds` (the write lands; its answer comes too late for the client).
+        self.hold_answers: Counter[str] = Counter()
+        self.hold_seconds = 0.8
         self.url = ""
         self._lock = threading.Lock()
 
@@ -57,6 +64,9 @@ class AwsEndpoint:
                 target = self.headers.get("X-Amz-Target", "")
                 with endpoint._lock:
                     endpoint.calls[target] += 1
+                    held = endpoint.hold_answers[target] > 0
+                    if held:
+                        endpoint.hold_answers[target] -= 1
                 faulty = endpoint.faulty_targets is None or target in endpoint.faulty_targets
                 if faulty and endpoint.delay:
                     time.sleep(endpoint.delay)
@@ -72,6 +82,8 @@ class AwsEndpoint:
                     status, data, content_type = error.code, error.read(), error.headers.get("Content-Type")
                 except OSError:  # moto gone: a delayed call outlived its test
                     return
+                if held:
+                    time.sleep(endpoint.hold_seconds)
                 self._answer(status, data, content_type or "application/x-amz-json-1.1")
 
             def _answer(self, status: int, data: bytes, content_type: str) -> None:

@@ -75,3 +75,33 @@ def test_table_slow_only_to_record_the_answer_still_answers_once_in_time(contain
     assert response["statusCode"] == 200
     assert _replies(slack) == ["Echo: slow bookkeeping"]
     assert took < SLACK_WINDOW_SECONDS
+
+
+# -- a write that landed, whose answer was lost (issue 18, item 1) -------------------------------
+
+
+def test_a_record_whose_answer_was_lost_is_the_attempts_own(container, dynamodb, slack):
+    # The first PutItem lands in the table; its answer comes after the client's 0.5 s read timeout,
+    # so botocore retries it, and the retry's condition fails against the attempt's own record.
+    dynamodb.hold_answers[PUT_ITEM] = 1
+
+    response, took = _timed_dm(container, "answer lost")
+
+    assert dynamodb.count(PUT_ITEM) == 2  # the retry did happen
+    assert response["statusCode"] == 200  # not 503 "being processed" by itself
+    assert _replies(slack) == ["Echo: answer lost"]
+    assert took < SLACK_WINDOW_SECONDS
+
+
+def test_a_pick_whose_claim_answer_was_lost_is_the_clickers_own(container, dynamodb, slack):
+    from tests.test_first_pick import FARMHOUSE, _click, _ephemerals, _picker, _shown
+
+    picker = _picker(slack)
+    dynamodb.hold_answers[PUT_ITEM] = 1
+
+    response = container.handler(_click(slack, picker, "U0DWIGHT01", FARMHOUSE), sr.LambdaContext())
+
+    assert dynamodb.count(PUT_ITEM) == 2
+    assert response["statusCode"] == 200
+    assert _shown(slack, picker)["text"] == "<@U0DWIGHT01> picked *Farmhouse Thai Cuisine*"
+    assert _ephemerals(slack) == []  # not told they lost to themselves

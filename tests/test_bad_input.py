@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import time
 
 import pytest
@@ -60,6 +61,31 @@ def test_malformed_signature_headers_get_401_not_a_crash(invoke, slack, headers)
 
     assert response["statusCode"] == 401
     assert _nothing_sent(slack)
+
+
+@pytest.mark.parametrize(
+    ("timestamp", "retry_num", "status"),
+    [("9" * 309, None, 401), ("1" * 5000, None, 401), (None, "²", 400)],
+    ids=["309-digit-timestamp", "5000-digit-timestamp", "superscript-retry-num"],
+)
+def test_absurd_signature_and_retry_headers_are_rejected_at_warning(
+    invoke, slack, caplog, timestamp, retry_num, status
+):
+    # Unsigned nonsense (and a signed event with a retry number int() refuses) is the sender's fault:
+    # a counted rejection at WARNING, never a 500 with an ERROR traceback anyone could cause at will.
+    event = dm_event(sr.dm_message("absurd headers"))
+    if timestamp is not None:
+        event["headers"]["x-slack-request-timestamp"] = timestamp
+    if retry_num is not None:
+        event["headers"]["x-slack-retry-num"] = retry_num
+
+    response = invoke(event)
+
+    assert response["statusCode"] == status
+    assert _nothing_sent(slack)
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    [rejected] = [r for r in caplog.records if r.getMessage() == "request rejected"]
+    assert rejected.levelno == logging.WARNING and rejected.status == status
 
 
 def test_rejections_do_not_echo_the_signature(invoke, slack):

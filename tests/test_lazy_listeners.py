@@ -13,18 +13,20 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from slack_bolt import BoltRequest
 
-from bolt_app.aws_lambda.lazy_listeners import LazyWorkFailed, self_invocation_event
+from bolt_app.aws_lambda.lazy_listeners import IN_PROGRESS_WAIT_RESERVE_SECONDS, LazyWorkFailed, self_invocation_event
 from bolt_app.foundation import aws_clients
 from bolt_app.local import slack_requests as sr
 from bolt_app.local.fake_aws import FakeLambda, serve_access_denied
 from bolt_app.local.fake_slack import FakeSlack, Fault
 from bolt_app.slack_web.blocks import DINNER_PICKER_BLOCKS
+from tests.aws_endpoint import AwsEndpoint
 from tests.conftest import ROOT_DIR, body_json, lambda_env, signed
 
 FUNCTION_NAME = "slack-bolt-bot"
@@ -214,8 +216,8 @@ def test_a_failed_post_raises_so_lambda_retries_and_the_retry_posts(invoke, lamb
 
 def test_a_redelivery_while_the_first_still_runs_is_not_an_error(invoke, lambda_module, slack, stack, lambda_api):
     # Lambda may deliver the same async event twice at once. The second delivery finds the record in
-    # progress: raising would count a function error, make Lambda retry it and, past its retries,
-    # put a spurious entry in the failure queue, though the first delivery posts the result.
+    # progress and waits for the first's outcome: answered, so it is a duplicate, not an error (which
+    # would make Lambda retry it and, past its retries, put a spurious entry in the failure queue).
     invoke(stack_status_command(slack))
     payload = lambda_api.invocations[0].payload
     # The first delivery's post is held by Slack (within the call's timeout) while the second arrives.
@@ -238,6 +240,58 @@ def test_a_redelivery_while_the_first_still_runs_is_not_an_error(invoke, lambda_
     assert [r["statusCode"] for r in first_result] == [200]
     assert second["statusCode"] < 500
     assert len(report_posts(slack)) == 1
+
+
+@dataclass
+class _ShortLambdaContext(sr.LambdaContext):
+    """An invocation near its end: the wait for another delivery is over in half a second."""
+
+    def get_remaining_time_in_millis(self) -> int:
+        return int((IN_PROGRESS_WAIT_RESERVE_SECONDS + 0.5) * 1000)
+
+
+def test_a_redelivery_that_finds_the_work_still_running_is_not_a_success(
+    invoke, lambda_module, slack, stack, lambda_api
+):
+    # Past its wait, the second delivery has not run the work: a success would end Lambda's retries,
+    # and nothing would run the work should the first delivery fail after all.
+    invoke(stack_status_command(slack))
+    payload = lambda_api.invocations[0].payload
+    slack.inject("response_url", Fault(delay=1.2, then_succeed=True))
+    records = lambda_module.bot.gateway.exactly_once._records
+    earlier = set(records)
+    first = threading.Thread(target=lambda: deliver(lambda_module, payload))
+    first.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not set(records) - earlier and time.monotonic() < deadline:
+            time.sleep(0.01)
+        with pytest.raises(LazyWorkFailed):
+            lambda_module.handler(json.loads(json.dumps(payload)), _ShortLambdaContext())
+    finally:
+        first.join()
+    assert len(report_posts(slack)) == 1
+
+
+def test_a_lazy_record_whose_answer_was_lost_still_runs_the_work(
+    monkeypatch, aws_endpoint, fresh_container, idempotency_table, slack, stack, lambda_api
+):
+    # The record's PutItem lands, its answer comes after the 0.5 s read timeout, botocore's retry is
+    # refused by the delivery's own record: that is the delivery's own claim, and the work runs.
+    with AwsEndpoint(aws_endpoint).serve() as dynamodb:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", dynamodb.url)
+        aws_clients.reset()
+        container = fresh_container(IDEMPOTENCY_TABLE=idempotency_table, STACK_NAME=stack)
+        assert container.handler(stack_status_command(slack), sr.LambdaContext())["statusCode"] == 200
+        payload = lambda_api.invocations[0].payload
+        dynamodb.hold_answers["DynamoDB_20120810.PutItem"] = 1
+
+        result = deliver(container, payload)
+
+        assert dynamodb.count("DynamoDB_20120810.PutItem") == 2
+    assert result["statusCode"] == 200
+    [post] = report_posts(slack)
+    assert "CREATE_COMPLETE" in json.dumps(post["blocks"])
 
 
 # -- HTTP requests never take the lazy-only path ---------------------------------------------------
@@ -284,6 +338,23 @@ def test_a_self_invocation_without_the_lazy_headers_does_nothing(lambda_module, 
 
     assert deliver(lambda_module, event)["statusCode"] == 400
     assert report_posts(slack) == []
+
+
+def test_a_self_invocation_naming_a_renamed_lazy_function_is_a_failure(
+    invoke, lambda_module, slack, stack, lambda_api, caplog
+):
+    # A deploy renamed the lazy function while Lambda held the event for a retry: nothing can run
+    # it. That is a failure (Lambda retries, then the failure queue and its alarm), not "processed".
+    invoke(stack_status_command(slack))
+    payload = lambda_api.invocations[0].payload
+    payload["headers"]["x-slack-bolt-lazy-function-name"] = "report_stack_status_v1"
+
+    with pytest.raises(LazyWorkFailed):
+        deliver(lambda_module, payload)
+
+    assert report_posts(slack) == []
+    [handled] = [r for r in caplog.records if r.getMessage() == "lazy listener handled"]
+    assert handled.outcome == "processed" and handled.status == 500
 
 
 # -- what the report says when AWS says no ----------------------------------------------------------

@@ -20,7 +20,9 @@ from Lambda multiple times": https://docs.aws.amazon.com/lambda/latest/dg/invoca
 and retries it after a function error. Each delivery runs under an exactly-once record keyed on the
 lazy function and the original request's signature (unique per Slack delivery), so the work is
 done, and its result posted, once; a failed run releases the record and raises, so that Lambda
-retries it and, past its retries, sends it to the on-failure destination (template.yaml).
+retries it and, past its retries, sends it to the on-failure destination (template.yaml). A delivery
+that finds the work running in another waits for its outcome, and raises if it is still running:
+no delivery ends as a success unless the work has run.
 
 Off Lambda (local HTTP server, Socket Mode) the app keeps Bolt's own runner, which runs lazy
 functions in a thread of the same process; the playground delivers the self-invocation to the
@@ -47,6 +49,11 @@ from bolt_app.request_path.request_guard import BOLT_LAZY_HEADERS, HttpResponse,
 
 LAZY_ONLY_HEADER, LAZY_FUNCTION_HEADER = BOLT_LAZY_HEADERS
 _LAZY_ERROR = "lazy_listener_error"
+# Set by LambdaSelfInvoker.run: the lazy function the self-invocation names was found and called.
+_LAZY_RAN = "lazy_listener_ran"
+# A delivery that finds its work running in another one waits for it until this much of the
+# invocation's time is left (the function's timeout is 30 s: template.yaml).
+IN_PROGRESS_WAIT_RESERVE_SECONDS = 5.0
 
 Deliver = Callable[[str, dict[str, Any]], None]
 
@@ -105,6 +112,7 @@ class LambdaSelfInvoker(LazyListenerRunner):
             response=None,
             this_func=function,
         )
+        request.context[_LAZY_RAN] = True
         try:
             function(**kwargs)
         except Exception as error:
@@ -183,9 +191,23 @@ def handle_self_invocation(
                 extra={"lazy_function": function_name, "error_type": type(error).__name__},
             )
             return HttpResponse(500, "The lazy listener failed.")
+        if not request.context.get(_LAZY_RAN) or not 200 <= response.status < 300:
+            # Nothing ran: no listener has a lazy function of that name (a deploy renamed it while
+            # Lambda held the event for a retry), or Bolt refused the request. Work that did not run
+            # is a failure, never "processed": Lambda retries it, then the failure queue has it.
+            logger.error(
+                "lazy listener not run",
+                extra={"lazy_function": function_name, "status": response.status},
+            )
+            return HttpResponse(500, "The lazy listener did not run.")
         return HttpResponse(response.status)
 
-    outcome = exactly_once.run(key, process, context)
+    # Another delivery of the same event may be running it (Lambda delivered it twice at once): wait
+    # for its outcome while this invocation has time (answered: a duplicate, done; failed and
+    # released: this delivery runs it).
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    wait = max(0.0, remaining() / 1000 - IN_PROGRESS_WAIT_RESERVE_SECONDS) if callable(remaining) else 0.0
+    outcome = exactly_once.run(key, process, context, wait_seconds=wait)
     logger.info(
         "lazy listener handled",
         extra={
@@ -196,11 +218,10 @@ def handle_self_invocation(
         },
     )
     if outcome.status == "in_progress":
-        # Another delivery of the same event is running it (Lambda delivered it twice at once). Not a
-        # failure: that delivery posts the result, or fails and is retried by Lambda itself (a timeout
-        # is a function error too, and its record expires with that invocation's timeout). Raising
-        # here would count an error and, past Lambda's retries, put a spurious entry in the failure queue.
-        return HttpResponse(202, "Another delivery of this lazy invocation is running it.")
+        # Still running after the wait. Never a success: the work has not run here, and should the
+        # other delivery fail after all, nothing would run it. Lambda retries this event later (by
+        # then answered, a duplicate; or released, run), and past its retries the failure queue has it.
+        raise LazyWorkFailed(f"lazy listener {function_name} is still running in another delivery; Lambda retries it")
     if outcome.response.status >= 500:
         raise LazyWorkFailed(f"lazy listener {function_name} failed; Lambda retries it")
     return outcome.response

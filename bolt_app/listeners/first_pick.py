@@ -3,8 +3,9 @@
 A claim is keyed on the message that carries the buttons (channel + message ts, from the
 block_actions payload's `container`). With IDEMPOTENCY_TABLE set, claims are conditional writes
 to that DynamoDB table (`attribute_not_exists(id)`: exactly one writer wins, however many
-containers race), expiring through its `expiration` TTL attribute; otherwise they live in a
-bounded in-memory store, which is exact within one process (local runs, Socket Mode).
+containers race; a write whose answer was lost is still the clicker's own, by the attempt id it
+carries: bolt_app/foundation/claims.py), expiring through its `expiration` TTL attribute;
+otherwise they live in a bounded in-memory store, which is exact within one process (local runs, Socket Mode).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from bolt_app.foundation import aws_clients
+from bolt_app.foundation import aws_clients, claims
 
 logger = logging.getLogger(__name__)
 
@@ -84,29 +85,20 @@ class DynamoDBFirstPicks:
     def claim(self, picker: str, pick: Pick) -> Pick | None:
         from botocore.exceptions import BotoCoreError, ClientError
 
-        client = aws_clients.client("dynamodb")
+        now = int(time.time())
         try:
-            client.put_item(
-                TableName=self._table,
-                Item={
+            holder = claims.claim_item(
+                self._table,
+                {
                     "id": {"S": picker},
                     "user_id": {"S": pick.user_id},
                     "choice": {"S": pick.choice},
-                    "expiration": {"N": str(int(time.time()) + CLAIM_TTL_SECONDS)},
+                    "expiration": {"N": str(now + CLAIM_TTL_SECONDS)},
                 },
                 # DynamoDB's TTL deletes expired items only eventually: an expired claim counts as none.
-                ConditionExpression="attribute_not_exists(id) OR expiration < :now",
-                ExpressionAttributeValues={":now": {"N": str(int(time.time()))}},
-                # The winner comes back with the refusal: no second read, no window between the two.
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                condition="attribute_not_exists(id) OR expiration < :now",
+                values={":now": {"N": str(now)}},
             )
-        except client.exceptions.ConditionalCheckFailedException as refused:
-            winner = _pick(refused.response.get("Item"))
-            if winner is None:  # an older DynamoDB implementation without ALL_OLD on failure
-                winner = _pick(
-                    client.get_item(TableName=self._table, Key={"id": {"S": picker}}, ConsistentRead=True).get("Item")
-                )
-            return winner or pick
         except (BotoCoreError, ClientError) as error:
             # The table is unreachable: the pick still counts (unguarded), as an event is still
             # answered when the exactly-once records cannot be read.
@@ -115,7 +107,9 @@ class DynamoDBFirstPicks:
                 "first-pick claim failed: pick not guarded",
                 extra={"error_type": type(error).__name__, "aws_error": code},
             )
-        return None
+            return None
+        # None: ours, also when the write landed and only its answer was lost (claims.claim_item).
+        return None if holder is None else (_pick(holder) or pick)
 
     def release(self, picker: str, pick: Pick) -> None:
         from botocore.exceptions import BotoCoreError, ClientError

@@ -138,19 +138,60 @@ class _AttemptFailed(Exception):
         self.response = response
 
 
+def _attempt_stamped_layer(table_name: str) -> Any:
+    """Powertools' DynamoDB persistence layer, whose records name the attempt that wrote them.
+
+    A PutItem of the in-progress record can land while its answer is lost (it comes after the
+    client's 0.5 s read timeout); botocore then retries it, and the retry's condition fails against
+    this attempt's own record, which Powertools takes for another attempt's ("already in progress"):
+    the event would be answered 503 by the very attempt that holds it. So each call stamps its
+    record with an attempt id, and a refusal by a record carrying the same id is the attempt's own
+    write (bolt_app/foundation/claims.py does the same for plain claims).
+
+    The id rides in Powertools' payload-validation attribute (`validation`, a hash of the payload's
+    `attempt`), which Powertools writes with the in-progress and the completed record; validation
+    itself is off (`_validate_payload`): another attempt's record is not an error, it is the point.
+    """
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+    from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyItemAlreadyExistsError
+    from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
+
+    from bolt_app.foundation import aws_clients
+
+    class AttemptStampedLayer(DynamoDBPersistenceLayer):
+        def _put_record(self, data_record: DataRecord) -> None:
+            try:
+                super()._put_record(data_record)
+            except IdempotencyItemAlreadyExistsError as exists:
+                held = exists.old_data_record
+                if (
+                    held is not None
+                    and held.status == "INPROGRESS"
+                    and bool(data_record.payload_hash)
+                    and held.payload_hash == data_record.payload_hash
+                ):
+                    return  # this attempt's own record: the write landed, its answer was lost
+                raise
+
+        def _validate_payload(self, data_payload: Any, stored_data_record: DataRecord) -> None:
+            return None  # the attribute names an attempt, not a payload to compare
+
+    # The container's shared client: short timeouts and bounded retries, so that the fail-open path
+    # answers inside Slack's 3 seconds when the table is slow or throttled.
+    return AttemptStampedLayer(table_name=table_name, boto3_client=aws_clients.client("dynamodb"))
+
+
 class DynamoDBExactlyOnce:
     """Powertools Idempotency with its DynamoDB persistence layer (key `id`, TTL `expiration`)."""
 
     def __init__(self, table_name: str) -> None:
         # Imported here: boto3 is paid for only by deployments that configure the table.
-        from aws_lambda_powertools.utilities.idempotency import (
-            DynamoDBPersistenceLayer,
-            IdempotencyConfig,
-            idempotent_function,
-        )
+        from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
 
         self._config = IdempotencyConfig(
             event_key_jmespath="event_id",
+            # Not a check: how the attempt's id gets into its record (_attempt_stamped_layer).
+            payload_validation_jmespath="attempt",
             raise_on_no_idempotency_key=True,
             expires_after_seconds=RECORD_TTL_SECONDS,
             # Retries that land on the same container skip the DynamoDB read.
@@ -158,16 +199,10 @@ class DynamoDBExactlyOnce:
             response_hook=lambda response, record: {**response, "duplicate": True},
         )
 
-        from bolt_app.foundation import aws_clients
-
         @idempotent_function(
             data_keyword_argument="slack_event",
             config=self._config,
-            # The container's shared client: short timeouts and bounded retries, so that the
-            # fail-open path below answers inside Slack's 3 seconds when the table is slow or throttled.
-            persistence_store=DynamoDBPersistenceLayer(
-                table_name=table_name, boto3_client=aws_clients.client("dynamodb")
-            ),
+            persistence_store=_attempt_stamped_layer(table_name),
         )
         def process_once(slack_event: dict[str, str], process: Callable[[], HttpResponse]) -> dict[str, Any]:
             response = process()
@@ -191,6 +226,8 @@ class DynamoDBExactlyOnce:
             IdempotencyPersistenceLayerError,
         )
 
+        from bolt_app.foundation import claims
+
         if lambda_context is not None:
             # In-progress records then expire with this invocation's timeout, so a retry
             # after a crashed or timed-out attempt is processed instead of dropped.
@@ -205,7 +242,10 @@ class DynamoDBExactlyOnce:
         waited = False
         while True:
             try:
-                stored = self._process_once(slack_event={"event_id": event_id}, process=process_and_keep)
+                # A fresh attempt id per try: botocore's retry inside it re-sends the same one.
+                stored = self._process_once(
+                    slack_event={"event_id": event_id, "attempt": claims.new_attempt()}, process=process_and_keep
+                )
                 break
             except (IdempotencyAlreadyInProgressError, IdempotencyInconsistentStateError):
                 # Another container runs it (or its record changed while Powertools read it).

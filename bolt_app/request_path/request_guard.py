@@ -26,6 +26,10 @@ from bolt_app.config import SlackCredentials
 
 # Slack's (and Bolt's) window for X-Slack-Request-Timestamp.
 SIGNATURE_MAX_AGE_SECONDS = 300
+# Epoch seconds have 10 digits until the year 2286; anything much longer is not a timestamp.
+MAX_TIMESTAMP_DIGITS = 12
+# Slack retries an event three times (X-Slack-Retry-Num 1 to 3).
+MAX_RETRY_NUM_DIGITS = 3
 # Bolt reads these to run a lazy listener directly, skipping the ack (BoltRequest.lazy_only). Only the
 # Lambda self-invocation may carry them (bolt_app/aws_lambda/lazy_listeners.py); Slack never sends them.
 BOLT_LAZY_HEADERS = ("x-slack-bolt-lazy-only", "x-slack-bolt-lazy-function-name")
@@ -127,10 +131,9 @@ class RequestGuard:
         # Events go through exactly-once on event_id instead (see ReplayCache).
         if request.kind != "event" and self._replays.seen_before(lower["x-slack-signature"], time.time()):
             raise _reject(401, "replayed", "This request was already received.")
-        retry_num = lower.get("x-slack-retry-num", "")
         return replace(
             request,
-            retry_num=int(retry_num) if retry_num.isdigit() else None,
+            retry_num=_retry_num(lower.get("x-slack-retry-num")),
             retry_reason=lower.get("x-slack-retry-reason") or None,
         )
 
@@ -139,7 +142,14 @@ class RequestGuard:
         signature = headers.get("x-slack-signature", "")
         if not timestamp or not signature:
             raise _reject(401, "unsigned", "Missing Slack request signature.")
-        well_formed = timestamp.isascii() and timestamp.isdigit() and signature.isascii()
+        # ASCII digits only (str.isdigit() also takes "²" and other scripts' digits, which int() refuses), and
+        # few: a 309-digit timestamp overflows the float comparison, a 5,000-digit one int()'s digit limit.
+        well_formed = (
+            timestamp.isascii()
+            and timestamp.isdigit()
+            and len(timestamp) <= MAX_TIMESTAMP_DIGITS
+            and signature.isascii()
+        )
         if well_formed and self._signed_with_current_secret(body, timestamp, signature):
             return
         # Covers forged signatures and timestamps outside the 5-minute window.
@@ -163,6 +173,15 @@ class RequestGuard:
         if content_type.startswith("application/json") or body.lstrip().startswith("{"):
             return _parse_json_body(body)
         return _parse_form_body(body)
+
+
+def _retry_num(value: str | None) -> int | None:
+    """Slack's X-Slack-Retry-Num; anything but a small ASCII number is not Slack's (400)."""
+    if value is None or value == "":
+        return None
+    if not (value.isascii() and value.isdigit() and len(value) <= MAX_RETRY_NUM_DIGITS):
+        raise _reject(400, "invalid_retry_num", "X-Slack-Retry-Num is not a retry number.")
+    return int(value)
 
 
 def parse_body(content_type: str, body: str) -> SlackRequest:
