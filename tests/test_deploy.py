@@ -183,6 +183,9 @@ def test_function(cfn: dict[str, Any]) -> None:
     assert env["POWERTOOLS_METRICS_NAMESPACE"]
     assert env["POWERTOOLS_SERVICE_NAME"]
     assert env["STACK_NAME"] == {"Ref": "AWS::StackName"}  # /stack-status reports on this stack
+    # The command policy's admins from the ChatOpsAdmins parameter; the audit trail's own group.
+    assert env["CHATOPS_ADMINS"] == {"Ref": "ChatOpsAdmins"}
+    assert env["AUDIT_LOG_GROUP"] == {"Ref": "AuditLogGroup"}
     # Named after the stack: the role can then name it without a function -> role -> function cycle.
     assert props["FunctionName"] == {"Ref": "AWS::StackName"}
     # Tokens come from the secret only; nothing secret sits in the function's configuration.
@@ -227,6 +230,16 @@ def test_role_is_least_privilege(cfn: dict[str, Any]) -> None:
     }
     for resource, action in lazy_grants.items():
         assert grants.pop(resource)["Action"] in (action, [action]), action
+    # The audit trail: append and read back in its own group, nothing else there (no delete, no retention
+    # or policy change), so the bot cannot rewrite history.
+    audit_group = "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:${AuditLogGroup}"
+    audit = grants.pop(json.dumps([{"Fn::GetAtt": ["AuditLogGroup", "Arn"]}, {"Fn::Sub": audit_group}]))
+    assert sorted(audit["Action"]) == [
+        "logs:CreateLogStream",
+        "logs:DescribeLogStreams",
+        "logs:GetLogEvents",
+        "logs:PutLogEvents",
+    ]
     statements = [s for s in statements if json.dumps(s["Resource"], sort_keys=True) in grants]
     assert set(grants) == {
         json.dumps({"Ref": "SlackSecret"}),
@@ -272,12 +285,8 @@ def test_secret_is_built_from_noecho_parameters(cfn: dict[str, Any]) -> None:
     assert json.loads(filled) == {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "abc"}
     # Parameters only where a user would really change something.
     assert set(params) == {
-        "SlackBotToken",
-        "SlackSigningSecret",
-        "LogLevel",
-        "LogRetentionInDays",
-        "AlarmEmail",
-        "SnapStart",
+        "SlackBotToken", "SlackSigningSecret", "LogLevel", "LogRetentionInDays", "AlarmEmail", "SnapStart",
+        "ChatOpsAdmins", "AuditLogRetentionInDays",
     }
 
 
@@ -343,6 +352,29 @@ def test_log_group_has_retention(cfn: dict[str, Any]) -> None:
     assert retention["Default"] in retention["AllowedValues"]
 
 
+def test_the_audit_trail_has_its_own_group_kept_a_year_by_default(cfn: dict[str, Any]) -> None:
+    group = cfn["Resources"]["AuditLogGroup"]
+    assert group["Properties"]["RetentionInDays"] == {"Ref": "AuditLogRetentionInDays"}
+    assert cfn["Parameters"]["AuditLogRetentionInDays"]["Default"] == 365
+    # Deleting the stack leaves the record of who did what.
+    assert group["DeletionPolicy"] == "Retain" and group["UpdateReplacePolicy"] == "Retain"
+    assert cfn["Outputs"]["AuditLogGroupName"]["Value"] == {"Ref": "AuditLogGroup"}
+
+
+@pytest.mark.parametrize(
+    ("value", "accepted"),
+    [("", True), ("U0ADMIN001", True), ("U0ADMIN001,W0ADMIN002", True), ("U0A1, U0B2", True), ("ana", False),
+     ("U0A1;U0B2", False), ("u0admin001", False)],
+)
+def test_chatops_admins_takes_comma_separated_user_ids(cfn: dict[str, Any], value: str, accepted: bool) -> None:
+    import re
+
+    parameter = cfn["Parameters"]["ChatOpsAdmins"]
+    assert parameter["Default"] == ""
+    # CloudFormation matches AllowedPattern against the whole value.
+    assert (re.fullmatch(parameter["AllowedPattern"], value) is not None) is accepted
+
+
 def test_http_api_routes(cfn: dict[str, Any]) -> None:
     (api,) = _resources(cfn, "AWS::ApiGatewayV2::Api").values()
     paths = api["Properties"]["Body"]["paths"]
@@ -400,6 +432,9 @@ def test_alarms_reach_the_alarm_topic(cfn: dict[str, Any]) -> None:
     assert {("AWS/Lambda", "Errors"), ("AWS/Lambda", "Throttles"), (namespace, Metric.SLACK_API_ERRORS.value)} <= set(
         alarms
     )
+    assert (namespace, Metric.AUDIT_WRITE_FAILURES.value) in alarms
+    audit_failures = alarms[(namespace, Metric.AUDIT_WRITE_FAILURES.value)]
+    assert audit_failures["Dimensions"] == [{"Name": "service", "Value": env["POWERTOOLS_SERVICE_NAME"]}]
     for alarm in alarms.values():
         assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}]
         assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold" and alarm["Threshold"] >= 1
@@ -579,6 +614,8 @@ def _top_level(artifact: Path) -> set[str]:
 def test_artifact_holds_only_what_runs_on_lambda(artifact: Path) -> None:
     top = _top_level(artifact)
     assert {"handler.py", "bolt_app", "slack_bolt", "slack_sdk", "aws_lambda_powertools", "mangum"} <= top
+    # The command policy ships with the function (read from /var/task/policy.toml), as reviewed.
+    assert (artifact / "policy.toml").read_bytes() == (ROOT / "policy.toml").read_bytes()
     assert not {name for name in top if name.split("-")[0] in RUNTIME_PROVIDED}, top
     assert not {name for name in top if name.split("-")[0].lower() in DEV_ONLY}, top
     assert not (artifact / "bolt_app" / "local").exists()
