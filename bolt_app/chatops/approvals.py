@@ -18,12 +18,11 @@ from __future__ import annotations
 import secrets
 import threading
 import time
-import uuid
 from collections import OrderedDict
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Protocol
 
-from bolt_app.foundation import aws_clients
+from bolt_app.foundation import aws_clients, claims
 
 APPROVAL_TTL_SECONDS = 15 * 60
 # Records outlive their expiry by a day, so that a late click is told "expired", not "unknown".
@@ -200,7 +199,7 @@ class DynamoDBApprovals:
 
     def decide(self, approval_id: str, status: str, user_id: str, now: float | None = None) -> Decision | None:
         now = time.time() if now is None else now
-        attempt = uuid.uuid4().hex
+        attempt = claims.new_attempt()
         client = aws_clients.client("dynamodb")
         # Approve/deny only before expiry; "expired" only after it. Either way only from pending.
         timing = "expires_at <= :now" if status == EXPIRED else "expires_at > :now"
@@ -226,7 +225,7 @@ class DynamoDBApprovals:
             if current is None:
                 return None
             # Our own update, landed before botocore's retry of it: the decision is ours.
-            return Decision(current.attempt == attempt and current.status == status, current)
+            return Decision(claims.is_own(refused.response.get("Item") or {}, attempt), current)
         decided = _from_item(answer.get("Attributes"))
         if decided is None:  # pragma: no cover - DynamoDB returns ALL_NEW on success
             raise ApprovalUnavailable("NoAttributes")

@@ -7,9 +7,8 @@ command acts, its lazy listener claims the click's key; only the first claim act
 
 With IDEMPOTENCY_TABLE set, a claim is a conditional write to that DynamoDB table (as the picker's
 first pick, bolt_app/listeners/first_pick.py): `attribute_not_exists(id)` lets exactly one writer win
-however many containers race. Each claim carries an attempt id of its own: botocore retries a
-PutItem whose answer was lost (a read timeout), and that retry's condition then fails on our *own*
-write; the item sent back with the refusal names the attempt, so it is recognised as ours. Unlike the
+however many containers race, and bolt_app/foundation/claims.py's attempt id makes botocore's retry of
+a PutItem whose answer was lost (a read timeout) recognise the claim as its own. Unlike the
 picker, a claim that cannot be written fails closed: anything that acts is refused rather than run
 unguarded. Without a table, claims live in a bounded in-memory store, exact within one process.
 """
@@ -18,11 +17,10 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 from collections import OrderedDict
 from typing import Protocol
 
-from bolt_app.foundation import aws_clients
+from bolt_app.foundation import aws_clients, claims
 
 # A rendered button is replaced after every action on it; an hour outlives any redelivery or replay.
 CLAIM_TTL_SECONDS = 3600
@@ -81,29 +79,19 @@ class DynamoDBClickClaims:
     def claim(self, key: str) -> bool:
         from botocore.exceptions import BotoCoreError, ClientError
 
-        client = aws_clients.client("dynamodb")
-        attempt = uuid.uuid4().hex
         now = int(time.time())
         try:
-            client.put_item(
-                TableName=self._table,
-                Item={
-                    "id": {"S": KEY_PREFIX + key},
-                    "attempt": {"S": attempt},
-                    "expiration": {"N": str(now + CLAIM_TTL_SECONDS)},
-                },
+            holder = claims.claim_item(
+                self._table,
+                {"id": {"S": KEY_PREFIX + key}, "expiration": {"N": str(now + CLAIM_TTL_SECONDS)}},
                 # TTL deletes expired items only eventually: an expired claim counts as none.
-                ConditionExpression="attribute_not_exists(id) OR expiration < :now",
-                ExpressionAttributeValues={":now": {"N": str(now)}},
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                condition="attribute_not_exists(id) OR expiration < :now",
+                values={":now": {"N": str(now)}},
             )
-        except client.exceptions.ConditionalCheckFailedException as refused:
-            holder = (refused.response.get("Item") or {}).get("attempt", {}).get("S")
-            # Our own write, landed before botocore's retry of it: still ours.
-            return holder == attempt
         except (BotoCoreError, ClientError) as error:
             raise ClaimUnavailable(aws_clients.error_code(error)) from None
-        return True
+        # None: ours, written now or by this same call before its answer was lost (claims.claim_item).
+        return holder is None
 
     def release(self, key: str) -> None:
         import contextlib
