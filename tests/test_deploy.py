@@ -285,8 +285,14 @@ def test_secret_is_built_from_noecho_parameters(cfn: dict[str, Any]) -> None:
     assert json.loads(filled) == {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "abc"}
     # Parameters only where a user would really change something.
     assert set(params) == {
-        "SlackBotToken", "SlackSigningSecret", "LogLevel", "LogRetentionInDays", "AlarmEmail", "SnapStart",
-        "ChatOpsAdmins", "AuditLogRetentionInDays",
+        "SlackBotToken",
+        "SlackSigningSecret",
+        "LogLevel",
+        "LogRetentionInDays",
+        "AlarmEmail",
+        "SnapStart",
+        "ChatOpsAdmins",
+        "AuditLogRetentionInDays",
     }
 
 
@@ -363,8 +369,15 @@ def test_the_audit_trail_has_its_own_group_kept_a_year_by_default(cfn: dict[str,
 
 @pytest.mark.parametrize(
     ("value", "accepted"),
-    [("", True), ("U0ADMIN001", True), ("U0ADMIN001,W0ADMIN002", True), ("U0A1, U0B2", True), ("ana", False),
-     ("U0A1;U0B2", False), ("u0admin001", False)],
+    [
+        ("", True),
+        ("U0ADMIN001", True),
+        ("U0ADMIN001,W0ADMIN002", True),
+        ("U0A1, U0B2", True),
+        ("ana", False),
+        ("U0A1;U0B2", False),
+        ("u0admin001", False),
+    ],
 )
 def test_chatops_admins_takes_comma_separated_user_ids(cfn: dict[str, Any], value: str, accepted: bool) -> None:
     import re

@@ -212,7 +212,11 @@ def test_instances_answers_at_once_then_lists_only_tagged_instances(
     web = row_block(listing, fleet["web-1"])
     assert "*web-1*" in web["text"]["text"] and "t3.micro" in web["text"]["text"] and "running" in web["text"]["text"]
     button = web["accessory"]
-    assert (button["action_id"], button["value"], button["text"]["text"]) == ("instances_stop", fleet["web-1"], "Stop")
+    assert (button["action_id"], button["value"], button["text"]["text"]) == (
+        f"instances_stop:{fleet['web-1']}",
+        fleet["web-1"],
+        "Stop",
+    )
     assert button["confirm"]["text"]["text"] == f"Stop *web-1* ({fleet['web-1']})?"
     assert button["confirm"]["confirm"]["text"] == "Stop" and button["confirm"]["deny"]["text"] == "Cancel"
     db = row_block(listing, fleet["db-1"])
@@ -248,7 +252,7 @@ def test_stop_acts_updates_the_list_and_says_who_did_it(
 ) -> None:
     workspace.command(ANA)
     listing = workspace.list_message()
-    workspace.click(ANA, listing, "instances_stop", row_block(listing, fleet["web-1"])["block_id"])
+    workspace.click(ANA, listing, f"instances_stop:{fleet['web-1']}")
 
     assert state_of(aws_endpoint, fleet["web-1"]) in ("stopping", "stopped")
     line = f"<@{ANA}> stopped *web-1* ({fleet['web-1']}): running → stopping"
@@ -266,7 +270,7 @@ def test_start_a_stopped_instance(workspace: Workspace, fleet: dict[str, str], a
     listing = workspace.list_message()
     row = row_block(listing, fleet["web-1"])
     assert row["accessory"]["text"]["text"] == "Start"
-    workspace.click(ANA, listing, "instances_start", row["block_id"])
+    workspace.click(ANA, listing, f"instances_start:{fleet['web-1']}")
     assert state_of(aws_endpoint, fleet["web-1"]) in ("pending", "running")
     assert f"<@{ANA}> started *web-1* ({fleet['web-1']}): stopped → pending" in workspace.public_lines()
 
@@ -276,7 +280,7 @@ def test_a_double_click_acts_once(
 ) -> None:
     workspace.command(ANA)
     listing = workspace.list_message()
-    action = sr.button_click(listing["blocks"], "instances_stop", row_block(listing, fleet["web-1"])["block_id"])
+    action = sr.button_click(listing["blocks"], f"instances_stop:{fleet['web-1']}")
     # Two payloads for the same rendered button, both acknowledged before either lazy run.
     for _ in range(2):
         assert workspace.invoke(workspace.click_event(ANA, listing, action))["statusCode"] == 200
@@ -292,7 +296,7 @@ def test_an_instance_that_lost_its_tag_is_refused(
     workspace.command(ANA)
     listing = workspace.list_message()
     _ec2(aws_endpoint).delete_tags(Resources=[fleet["web-1"]], Tags=[{"Key": "ChatOps"}])
-    workspace.click(ANA, listing, "instances_stop", row_block(listing, fleet["web-1"])["block_id"])
+    workspace.click(ANA, listing, f"instances_stop:{fleet['web-1']}")
     assert state_of(aws_endpoint, fleet["web-1"]) == "running"
     assert any("no longer tagged `ChatOps=enabled`" in t for t in workspace.private_to(ANA))
     assert fleet["web-1"] not in json.dumps(workspace.list_message()["blocks"])  # the list no longer shows it
@@ -303,8 +307,11 @@ def test_an_instance_that_is_gone_is_answered(workspace: Workspace, fleet: dict[
     listing = workspace.list_message()
     # A button for an instance EC2 does not know (terminated and gone): the message as Slack still shows it.
     gone = "i-0123456789abcdef0"
-    row = row_block(listing, fleet["web-1"])
-    action = {**sr.button_click(listing["blocks"], "instances_stop", row["block_id"]), "value": gone}
+    action = {
+        **sr.button_click(listing["blocks"], f"instances_stop:{fleet['web-1']}"),
+        "action_id": f"instances_stop:{gone}",
+        "value": gone,
+    }
     workspace.invoke(workspace.click_event(ANA, listing, action))
     workspace.run_lazy()
     assert any(f"`{gone}` no longer exists" in t for t in workspace.private_to(ANA))
@@ -316,7 +323,7 @@ def test_an_instance_that_is_gone_is_answered(workspace: Workspace, fleet: dict[
 def ask_to_stop_db(workspace: Workspace, fleet: dict[str, str], requester: str = ANA) -> dict[str, Any]:
     workspace.command(requester)
     listing = workspace.list_message()
-    workspace.click(requester, listing, "instances_stop", row_block(listing, fleet["db-1"])["block_id"])
+    workspace.click(requester, listing, f"instances_stop:{fleet['db-1']}")
     return workspace.approval_message()
 
 
@@ -395,7 +402,7 @@ def test_a_guest_may_neither_list_nor_act(workspace: Workspace, fleet: dict[str,
     assert workspace.lambda_api.invocations == []  # no lazy listing: no AWS call at all
     workspace.command(ANA)
     listing = workspace.list_message()
-    workspace.click(GUEST, listing, "instances_stop", row_block(listing, fleet["web-1"])["block_id"])
+    workspace.click(GUEST, listing, f"instances_stop:{fleet['web-1']}")
     assert state_of(aws_endpoint, fleet["web-1"]) == "running"
     assert any("`/instances` (act) is for operators and admins" in t for t in workspace.private_to(GUEST))
     refused = [r for r in workspace.audit.recent(user=GUEST) if r["decision"] == "refused"]
@@ -406,7 +413,7 @@ def test_every_decision_is_audited(workspace: Workspace, fleet: dict[str, str]) 
     request = ask_to_stop_db(workspace, fleet)
     workspace.click(BOB, request, "instances_approve")
     listing = workspace.list_message()
-    workspace.click(ANA, listing, "instances_stop", row_block(listing, fleet["web-1"])["block_id"])
+    workspace.click(ANA, listing, f"instances_stop:{fleet['web-1']}")
     records = list(reversed(workspace.audit.recent(limit=50)))
     trail = [(r["decision"], r["action"], r["target"], r["user"], r["approver"]) for r in records]
     assert trail == [
@@ -459,7 +466,7 @@ def test_a_click_replayed_at_another_container_acts_once(
     workspace = Workspace(slack, lambda_api, first.invoke)
     workspace.command(ANA)
     listing = workspace.list_message()
-    action = sr.button_click(listing["blocks"], "instances_stop", row_block(listing, fleet["web-1"])["block_id"])
+    action = sr.button_click(listing["blocks"], f"instances_stop:{fleet['web-1']}")
     click = workspace.click_event(ANA, listing, action)
     # The same signed bytes at two containers within Slack's 5 minutes: each one's replay cache is its own.
     assert first.invoke(click)["statusCode"] == 200
@@ -480,7 +487,7 @@ def test_a_double_click_on_two_containers_acts_once(
     workspace = Workspace(slack, lambda_api, first.invoke)
     workspace.command(ANA)
     listing = workspace.list_message()
-    action = sr.button_click(listing["blocks"], "instances_stop", row_block(listing, fleet["web-1"])["block_id"])
+    action = sr.button_click(listing["blocks"], f"instances_stop:{fleet['web-1']}")
     # Two payloads (two signatures) for one rendered button, each to its own container.
     assert first.invoke(workspace.click_event(ANA, listing, action))["statusCode"] == 200
     assert second.invoke(workspace.click_event(ANA, listing, action))["statusCode"] == 200
@@ -531,7 +538,7 @@ def test_aws_errors_are_answered_by_name(workspace: Workspace, monkeypatch: pyte
         assert "payroll" not in listed and "i-0a1b2c3d4e5f60004" not in listed  # untagged
         # batch-1 began stopping after the list was drawn: its Start button is stale.
         fake.set_state(batch, "stopping")
-        workspace.click(ANA, listing, "instances_start", row_block(listing, batch)["block_id"])
+        workspace.click(ANA, listing, f"instances_start:{batch}")
         assert any(
             "Could not start *batch-1* (i-0a1b2c3d4e5f60003): AWS answered `IncorrectInstanceState`" in t
             for t in workspace.private_to(ANA)
@@ -539,7 +546,7 @@ def test_aws_errors_are_answered_by_name(workspace: Workspace, monkeypatch: pyte
         # IAM refuses (a role without the grant): named, and nothing changed.
         fake.unauthorized.add("StopInstances")
         listing = workspace.list_message()
-        workspace.click(ANA, listing, "instances_stop", row_block(listing, web)["block_id"])
+        workspace.click(ANA, listing, f"instances_stop:{web}")
         assert any("AWS answered `UnauthorizedOperation`" in t for t in workspace.private_to(ANA))
         assert fake.instances[web].state == "running"
         assert not [line for line in workspace.public_lines() if "stopped" in line or "started" in line]

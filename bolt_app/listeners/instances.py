@@ -58,6 +58,8 @@ COMMAND = "/instances"
 TAG_KEY, TAG_VALUE = "ChatOps", "enabled"
 APPROVAL_TAG_KEY, APPROVAL_TAG_VALUE = "ChatOpsApproval", "required"
 ACTIONS = {INSTANCE_START_ACTION: "start", INSTANCE_STOP_ACTION: "stop"}
+# Each row's button: "instances_stop:i-0abc…" (action_ids unique within the message).
+INSTANCE_BUTTONS = re.compile(rf"^({INSTANCE_START_ACTION}|{INSTANCE_STOP_ACTION}):i-[0-9a-f]+$")
 DECISIONS = {APPROVAL_APPROVE_ACTION: approvals_module.APPROVED, APPROVAL_DENY_ACTION: approvals_module.DENIED}
 # EC2 instance IDs: i- and 8 or 17 hex digits. A button's value is the bot's own, but still checked.
 INSTANCE_ID = re.compile(r"^i-[0-9a-f]{8,17}$")
@@ -222,8 +224,7 @@ def register(app: App, settings: Settings | None = None) -> InstancesFeature:
         usage_hint="(no arguments)",
     )(ack=acknowledge_instances, lazy=[list_instances])
     # The policy middleware checks each click before these run: Start/Stop need `act`, Approve/Deny `approve`.
-    for action_id in ACTIONS:
-        policy_action(app, action_id, command=COMMAND, verb="act")(ack=acknowledge_click, lazy=[act_on_instance])
+    policy_action(app, INSTANCE_BUTTONS, command=COMMAND, verb="act")(ack=acknowledge_click, lazy=[act_on_instance])
     for action_id in DECISIONS:
         policy_action(app, action_id, command=COMMAND, verb="approve")(ack=acknowledge_click, lazy=[decide_approval])
     return feature
@@ -340,10 +341,11 @@ class Replies:
 
 def handle_click(feature: InstancesFeature, body: dict[str, Any], client: WebClient, logger: logging.Logger) -> None:
     click = parse_click(body)
-    if click is None or click.action_id not in ACTIONS or not INSTANCE_ID.match(click.value):
+    button, _, button_instance = click.action_id.partition(":") if click else ("", "", "")
+    if click is None or button not in ACTIONS or not INSTANCE_ID.match(click.value) or button_instance != click.value:
         logger.warning("instances click ignored: no user, channel, message, button or instance ID")
         return
-    action, replies = ACTIONS[click.action_id], Replies(click, client, logger)
+    action, replies = ACTIONS[button], Replies(click, client, logger)
     try:
         first = feature.claims.claim(click.key)
     except ClaimUnavailable as unavailable:

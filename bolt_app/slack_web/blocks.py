@@ -293,7 +293,8 @@ def _instance_button(row: InstanceRow) -> ButtonElement | None:
         question += " It needs a second person's approval first."
     return ButtonElement(
         text=PlainTextObject(text=verb),
-        action_id=action_id,
+        # One action_id per instance ("instances_stop:i-0abc…"): each button of the message is its own.
+        action_id=f"{action_id}:{row.instance_id}",
         value=row.instance_id,
         style=style,
         confirm=ConfirmObject(
