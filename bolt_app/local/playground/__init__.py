@@ -13,6 +13,7 @@ import sys
 
 from bolt_app.local.fake_slack import FakeSlack
 from bolt_app.local.listening import CannotListen, listening_socket
+from bolt_app.local.playground import people
 from bolt_app.local.playground.server import SLACK_MOUNT, create_asgi_app
 from bolt_app.local.playground.session import HUMAN_ID, Playground
 
@@ -38,11 +39,14 @@ def start_session(base_url: str) -> Playground:
     # You, in the playground, are an admin of the command policy (policy.toml), as a deployer who set the
     # ChatOpsAdmins parameter to their own ID is: every command the policy gives admins works here.
     os.environ["CHATOPS_ADMINS"] = HUMAN_ID
+    # The user switcher's roles (the playground's own policy file) and the stand-in EC2 fleet for /instances.
+    people.configure_environment(base_url)
     sys.modules.pop("handler", None)
     handler_module = importlib.import_module("handler")
     playground = Playground(fake, handler_module.handler, signing_secret)
     # Lazy listeners: Lambda's asynchronous self-invocation, played in this process.
     playground.attach_self_invoker(handler_module.bot.lambda_adapter.self_invoker)
+    playground.app = handler_module.bot.lambda_adapter.app
     return playground
 
 

@@ -12,6 +12,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from bolt_app.local.playground import people
 from bolt_app.local.playground.session import Playground, PlaygroundError
 
 STATIC = Path(__file__).parent / "static"
@@ -47,6 +48,15 @@ def create_asgi_app(playground: Playground, *, mount_fake_slack: bool = True) ->
         args = (str(body.get("channel")), str(body.get("ts")), str(body.get("action_id")))
         return JSONResponse(await run_in_threadpool(playground.click, *args))
 
+    async def who(request: Request) -> Response:
+        return JSONResponse(
+            await run_in_threadpool(people.people_state, playground), headers={"cache-control": "no-store"}
+        )
+
+    async def switch_user(request: Request) -> Response:
+        body = await _json_object(request)
+        return JSONResponse(await run_in_threadpool(playground.switch_user, str(body.get("user"))))
+
     async def bad_request(request: Request, error: Exception) -> Response:
         return JSONResponse({"error": str(error)}, status_code=400)
 
@@ -55,10 +65,15 @@ def create_asgi_app(playground: Playground, *, mount_fake_slack: bool = True) ->
         Route("/playground/state", state),
         Route("/playground/messages", send, methods=["POST"]),
         Route("/playground/actions", click, methods=["POST"]),
+        # The user switcher and the audit panel (people.py, static/people.js).
+        Route("/playground/people", who),
+        Route("/playground/people", switch_user, methods=["POST"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
     if mount_fake_slack:
         routes.append(Mount(SLACK_MOUNT, app=playground.fake.asgi_app()))
+        # The stand-in EC2 fleet /instances lists, starts and stops in the playground.
+        routes.append(Mount(people.STAND_IN_EC2_MOUNT, app=people.fleet().asgi_app()))
     return Starlette(routes=routes, exception_handlers={PlaygroundError: bad_request})
 
 
