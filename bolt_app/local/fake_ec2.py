@@ -12,6 +12,7 @@ run from requirements-local.txt alone.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 import uuid
@@ -229,3 +230,23 @@ def _error(status: int, code: str, message: str) -> Response:
         f"<Message>{escape(message)}</Message></Error></Errors><RequestID>{uuid.uuid4()}</RequestID></Response>"
     )
     return Response(body, status_code=status, media_type="text/xml")
+
+
+@contextmanager
+def local_fleet() -> Iterator[FakeEC2 | None]:
+    """For a local run (HTTP server, Socket Mode): `/instances` acts on a stand-in fleet on 127.0.0.1, never on
+    an AWS account by surprise. `LOCAL_EC2=aws` (or an EC2 endpoint of your own, AWS_ENDPOINT_URL_EC2) keeps
+    the EC2 of your AWS credentials instead."""
+    if os.environ.get("LOCAL_EC2", "").strip().lower() == "aws" or os.environ.get("AWS_ENDPOINT_URL_EC2"):
+        yield None
+        return
+    with FakeEC2(settle_seconds=8.0).serve() as fake:
+        os.environ["AWS_ENDPOINT_URL_EC2"] = fake.base_url + "/"
+        os.environ.setdefault("AWS_DEFAULT_REGION", os.environ.get("AWS_REGION") or "us-east-1")
+        if not os.environ.get("AWS_ACCESS_KEY_ID") and not os.environ.get("AWS_PROFILE"):
+            # botocore signs every call; made-up keys are enough for the stand-in, which checks none.
+            os.environ.update(AWS_ACCESS_KEY_ID="local-stand-in", AWS_SECRET_ACCESS_KEY="local-stand-in")
+        try:
+            yield fake
+        finally:
+            os.environ.pop("AWS_ENDPOINT_URL_EC2", None)
