@@ -40,6 +40,9 @@ DEPLOYED_DM, DEPLOYED_TEST, RESTORED = "deployed_dm", "deployed_test", "restored
 # The /stack-status ack on a cold container: the bot's answer plus its lazy self-invocation (Lambda
 # Invoke, on a local fake): the one plain-path cold start that pays for boto3 and the Lambda client.
 LAZY_ACK = "handler /stack-status"
+# The /instances ack on a cold container, beside it: the same lazy path, through the command policy's check.
+INSTANCES_ACK = "handler /instances"
+LAZY_ACKS = (LAZY_ACK, INSTANCES_ACK)
 COLD_TARGETS: dict[str, tuple[str, str]] = {
     BOT: ("handler", ""),
     FLOOR: ("floor_app", ""),
@@ -47,6 +50,7 @@ COLD_TARGETS: dict[str, tuple[str, str]] = {
     DEPLOYED_TEST: ("handler", ""),
     RESTORED: ("handler", ""),
     LAZY_ACK: ("handler", ""),
+    INSTANCES_ACK: ("handler", ""),
 }
 DEPLOYED = (DEPLOYED_DM, DEPLOYED_TEST, RESTORED)
 COLD_CHILD = BENCH_DIR / "cold_child.py"
@@ -105,8 +109,9 @@ def _signed_test_command(fake: FakeSlack) -> dict[str, Any]:
 def _cold_event(label: str, fake: FakeSlack) -> Any:
     if label == DEPLOYED_TEST:
         return _signed_test_command(fake)
-    if label == LAZY_ACK:
-        command = sr.slash_command("/stack-status", response_url=fake.new_response_url())
+    if label in LAZY_ACKS:
+        name = "/stack-status" if label == LAZY_ACK else "/instances"
+        command = sr.slash_command(name, response_url=fake.new_response_url())
         return sr.signed_event(SIGNING_SECRET, sr.form_body(command))
     if label == RESTORED:
         # The restored snapshot's first DM, then a second one: the warm figure of the same process.
@@ -138,7 +143,7 @@ def cold_once(
         # What Lambda sets in a SnapStart environment (handler.py registers the hooks on it), and the
         # child's cue to run them between the import and the first event, as the runtime client does.
         env.update(AWS_LAMBDA_INITIALIZATION_TYPE="snap-start", BENCH_SNAPSTART="1")
-    if label == LAZY_ACK:
+    if label in LAZY_ACKS:
         assert fake_lambda is not None
         fake_lambda.reset()
         env.update(_lazy_ack_env(fake_lambda))
@@ -161,7 +166,7 @@ def cold_once(
         raise RuntimeError(f"cold start of {target} failed (exit {process.returncode}):\n{tail}")
     child = json.loads(result_file.read_text())
     calls = [c.method for c in fake.calls] + ["response_url"] * len(fake.response_posts)
-    if fake_lambda is not None and label == LAZY_ACK:
+    if fake_lambda is not None and label in LAZY_ACKS:
         calls += ["lambda:Invoke"] * len(fake_lambda.invocations)
     return {
         # Process start to the first answer: what a cold start costs the user (Lambda keeps the environment
@@ -241,7 +246,7 @@ def _spread(values: list[float]) -> dict[str, float]:
 
 
 def cold(config: Config, log: Any) -> dict[str, Any]:
-    labels = [BOT, FLOOR, DEPLOYED_DM, DEPLOYED_TEST, RESTORED, LAZY_ACK]
+    labels = [BOT, FLOOR, DEPLOYED_DM, DEPLOYED_TEST, RESTORED, LAZY_ACK, INSTANCES_ACK]
     profiled = [BOT, FLOOR, DEPLOYED_DM]
     results: dict[str, list[dict[str, Any]]] = {label: [] for label in labels}
     importtime_rows: dict[str, list[Any]] = {label: [] for label in profiled}
@@ -306,6 +311,7 @@ def cold(config: Config, log: Any) -> dict[str, Any]:
         "peak_rss": ratio(bot["peak_rss_mb"], floor["peak_rss_mb"]),
         "import": ratio(bot["import_ms"], floor["import_ms"]),
         "stack_status_ack_wall": ratio(summary[LAZY_ACK]["wall_ms"], floor["wall_ms"]),
+        "instances_ack_wall": ratio(summary[INSTANCES_ACK]["wall_ms"], floor["wall_ms"]),
         "deployed_wall": ratio(deployed["wall_ms"], floor["wall_ms"]),
         "deployed_import": ratio(deployed["import_ms"], floor["import_ms"]),
         "deployed_peak_rss": ratio(deployed["peak_rss_mb"], floor["peak_rss_mb"]),
@@ -467,10 +473,15 @@ def render(result: dict[str, Any]) -> str:
             f"  heavy or unwanted modules loaded — bot: {', '.join(b['watched_loaded']) or 'none'}; "
             f"floor: {', '.join(f['watched_loaded']) or 'none'}",
         ]
-        if LAZY_ACK in c:
-            s, lazy_ratio = c[LAZY_ACK], _r(c["ratio"].get("stack_status_ack_wall"))
+        for label, row, ratio_key in (
+            (LAZY_ACK, "/stack-status ack", "stack_status_ack_wall"),
+            (INSTANCES_ACK, "/instances ack", "instances_ack_wall"),
+        ):
+            if label not in c:
+                continue
+            s, lazy_ratio = c[label], _r(c["ratio"].get(ratio_key))
             lines.append(
-                f"{'/stack-status ack':24}{s['wall_ms']:>9.0f} ms{'':>12}{lazy_ratio:>8}"
+                f"{row:24}{s['wall_ms']:>9.0f} ms{'':>12}{lazy_ratio:>8}"
                 f"   (import {s['import_ms']:.0f} ms, first event {s['first_event_ms']:.0f} ms; calls: "
                 f"{', '.join(s['slack_call_methods']) or 'none'})"
             )
