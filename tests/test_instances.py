@@ -552,3 +552,33 @@ def test_aws_errors_are_answered_by_name(workspace: Workspace, monkeypatch: pyte
         assert not [line for line in workspace.public_lines() if "stopped" in line or "started" in line]
     failed = [(r["target"], r["result"]) for r in workspace.audit.recent() if r["decision"] == "failed"]
     assert sorted(failed) == [(web, "UnauthorizedOperation"), (batch, "IncorrectInstanceState")]
+
+
+def test_a_claim_whose_answer_was_lost_is_the_clicks_own(
+    aws_endpoint: str, idempotency_table: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # DynamoDB takes the claim but its answer comes after the client's read timeout; botocore's retry then
+    # finds the click's own claim (bolt_app/foundation/claims.py): it is still this click's, and only its.
+    from bolt_app.chatops.approvals import DynamoDBApprovals, new_request
+    from bolt_app.chatops.claims import DynamoDBClickClaims
+    from tests.aws_endpoint import AwsEndpoint
+
+    with AwsEndpoint(aws_endpoint).serve() as dynamodb:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", dynamodb.url)
+        aws_clients.reset()
+        claims = DynamoDBClickClaims(idempotency_table)
+        dynamodb.hold_answers["DynamoDB_20120810.PutItem"] = 1
+        assert claims.claim("C0GENERAL1:1.000001:instance:ab12cd34:i-0abc:instances_stop") is True
+        assert dynamodb.count("DynamoDB_20120810.PutItem") == 2  # the write, and botocore's retry of it
+        assert claims.claim("C0GENERAL1:1.000001:instance:ab12cd34:i-0abc:instances_stop") is False
+        # The same for a decision on an approval request (UpdateItem).
+        approvals = DynamoDBApprovals(idempotency_table)
+        request = new_request(ANA, "/instances", "stop", "i-0abc", "db-1", CHANNEL)
+        approvals.create(request)
+        dynamodb.hold_answers["DynamoDB_20120810.UpdateItem"] = 1
+        decision = approvals.decide(request.id, "approved", BOB)
+        assert decision is not None and decision.won and decision.request.decided_by == BOB
+        assert dynamodb.count("DynamoDB_20120810.UpdateItem") == 2
+        second = approvals.decide(request.id, "denied", CAROL)
+        assert second is not None and not second.won and second.request.status == "approved"
+    aws_clients.reset()
