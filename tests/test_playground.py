@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from bolt_app.chatops import registry_of
 from bolt_app.local.fake_slack import FakeSlack, serve_asgi_in_thread
 from bolt_app.local.playground import Playground, create_asgi_app
 from bolt_app.local.playground.masking import MASK, mask
@@ -170,6 +171,24 @@ def test_stack_status_answers_in_two_steps_and_the_lazy_run_is_its_own_log_entry
     assert lazy["id"] > ack["id"]
     [post] = [e for e in log if e["type"] == "response_url"]
     assert post["payload"]["replace_original"] is True
+
+
+def test_a_refusal_and_its_audit_record_show_in_the_inspector(fresh_container, slack):
+    # The playground's user in no role (ChatOpsAdmins names someone else): /stack-status is refused, and
+    # the local audit trail's record is an inspector entry of its own.
+    module = fresh_container(CHATOPS_ADMINS="U0SOMEONE1")
+    playground = Playground(slack, module.handler, SIGNING_SECRET)
+    playground.attach_audit_trail(registry_of(module.bot.lambda_adapter.app).audit)
+    try:
+        with serve_asgi_in_thread(create_asgi_app(playground, mount_fake_slack=False)) as server:
+            answer = _send(server, "/stack-status", channel=GENERAL_CHANNEL)
+            assert answer["response_body"] == "Sorry, you can't do that: `/stack-status` is for admins."
+            log = _request(server + "/playground/state")[1]["log"]
+    finally:
+        playground.close()
+    [audit] = [e for e in log if e["type"] == "audit"]
+    assert audit["record"]["decision"] == "refused" and audit["record"]["command"] == "/stack-status"
+    assert audit["id"] > answer["id"]  # its own entry, written while the request ran
 
 
 def test_a_command_the_manifest_does_not_declare_never_reaches_the_bot(server, playground, slack):

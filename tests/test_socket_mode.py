@@ -9,7 +9,7 @@ from slack_sdk.socket_mode.request import SocketModeRequest
 from bolt_app import Settings, create_app
 from bolt_app.local import slack_requests as sr
 from bolt_app.local.socket_mode import ExactlyOnceSocketModeHandler
-from tests.conftest import BOT_TOKEN, SIGNING_SECRET
+from tests.conftest import BOT_TOKEN, SIGNING_SECRET, TEST_ADMIN
 
 
 class RecordingSocketClient:
@@ -65,7 +65,10 @@ def test_socket_mode_runs_lazy_listeners_in_process(slack, monkeypatch):
     import time
 
     monkeypatch.delenv("STACK_NAME", raising=False)
-    settings = Settings(bot_token=BOT_TOKEN, signing_secret=SIGNING_SECRET, api_url=slack.api_url)
+    # The suite's user is an admin, as everywhere else (tests/conftest.py): /stack-status is theirs to run.
+    settings = Settings(
+        bot_token=BOT_TOKEN, signing_secret=SIGNING_SECRET, api_url=slack.api_url, chatops_admins=(TEST_ADMIN,)
+    )
     handler = ExactlyOnceSocketModeHandler(create_app(settings), "xapp-test")
     client = PayloadRecordingSocketClient()
     command = sr.slash_command("/stack-status", response_url=slack.new_response_url())

@@ -20,6 +20,7 @@ import threading
 import time
 import uuid
 from collections import deque
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -91,6 +92,8 @@ class LocalAuditTrail(AuditTrail):
     def __init__(self, keep: int = LOCAL_RECORDS_KEPT) -> None:
         self._records: deque[dict[str, Any]] = deque(maxlen=keep)
         self._lock = threading.Lock()
+        # Called with each record's values once written (the playground's inspector shows them).
+        self.listeners: list[Callable[[dict[str, Any]], None]] = []
 
     def record(self, record: AuditRecord) -> bool:
         values = record.as_dict()
@@ -98,6 +101,8 @@ class LocalAuditTrail(AuditTrail):
             with self._lock:
                 self._records.append(values)
             logger.info("audit: %s %s", values["decision"], values["command"], extra={"audit": True, **values})
+            for listener in list(self.listeners):
+                listener(dict(values))
         except Exception as error:  # a broken log handler must not break the refusal it records
             _failed(record, error)
             return False

@@ -11,6 +11,7 @@ import os
 import secrets
 import sys
 
+from bolt_app.chatops import registry_of
 from bolt_app.local.fake_slack import FakeSlack
 from bolt_app.local.listening import CannotListen, listening_socket
 from bolt_app.local.playground import people
@@ -47,6 +48,8 @@ def start_session(base_url: str) -> Playground:
     # Lazy listeners: Lambda's asynchronous self-invocation, played in this process.
     playground.attach_self_invoker(handler_module.bot.lambda_adapter.self_invoker)
     playground.app = handler_module.bot.lambda_adapter.app
+    # The audit trail (local: JSON log lines): each record also goes to the inspector.
+    playground.attach_audit_trail(registry_of(handler_module.bot.lambda_adapter.app).audit)
     return playground
 
 

@@ -68,6 +68,7 @@ class Playground:
         self._invocation_threads: list[threading.Thread] = []
         self._self_invoker: Any = None
         self._previous_deliver: Any = None
+        self._audit_listeners: list[Any] | None = None
         fake.listeners.append(self._on_fake_slack)
         # Who is typing and clicking: you (an admin) unless switched (bolt_app/local/playground/people.py).
         self.me = HUMAN_ID
@@ -83,6 +84,8 @@ class Playground:
     def close(self) -> None:
         if self._on_fake_slack in self.fake.listeners:
             self.fake.listeners.remove(self._on_fake_slack)
+        if self._audit_listeners is not None and self.on_audit_record in self._audit_listeners:
+            self._audit_listeners.remove(self.on_audit_record)
         if self._self_invoker is not None:
             self._self_invoker.deliver = self._previous_deliver
             self._self_invoker = None
@@ -321,6 +324,17 @@ class Playground:
             kind=f"lazy {function} (async self-invocation)",
             request_title="Lambda self-invocation (InvocationType=Event; authorised by IAM, not signed)",
         )
+
+    def attach_audit_trail(self, audit: Any) -> None:
+        """Show each record of the bot's local audit trail (bolt_app/chatops/audit.py) in the inspector."""
+        listeners = getattr(audit, "listeners", None)
+        if isinstance(listeners, list):
+            listeners.append(self.on_audit_record)
+            self._audit_listeners = listeners
+
+    def on_audit_record(self, record: dict[str, Any]) -> None:
+        """An audit record the bot wrote (bolt_app/chatops/audit.py's local trail), shown in the inspector."""
+        self._append({"id": next(self._ids), "time": time.time(), "type": "audit", "record": self._masked(record)})
 
     def _on_fake_slack(self, item: ApiCall | ResponseUrlPost) -> None:
         if isinstance(item, ApiCall):

@@ -85,6 +85,10 @@ function logSummary(entry) {
     const ok = entry.answer?.ok ? '<span class="pg-ok">ok</span>' : `<span class="pg-bad">${escapeHtml(entry.answer?.error ?? "?")}</span>`;
     return `<span class="pg-tag pg-tag-api">web api</span> ${escapeHtml(entry.method)} ${ok}`;
   }
+  if (entry.type === "audit") {
+    const r = entry.record;
+    return `<span class="pg-tag pg-tag-audit">audit</span> ${escapeHtml(r.decision ?? "?")} ${escapeHtml(r.command ?? "")} ${escapeHtml(r.user ?? "")}`;
+  }
   const how = ["replace_original", "delete_original"].find((k) => entry.payload[k]) ?? entry.payload.response_type ?? "ephemeral";
   return `<span class="pg-tag pg-tag-response">response_url</span> ${escapeHtml(how)}`;
 }
@@ -92,6 +96,7 @@ function logSummary(entry) {
 function logDetails(entry) {
   if (entry.type === "request") return `<h4>${escapeHtml(entry.request_title ?? "Request (API Gateway HTTP API 2.0, signed)")}</h4>${json(entry.request)}<h4>Response</h4>${json(entry.response_body)}`;
   if (entry.type === "api") return `<h4>Arguments</h4>${json(entry.args)}<h4>Token</h4>${json(entry.token)}<h4>Answer</h4>${json(entry.answer)}`;
+  if (entry.type === "audit") return `<h4>Audit record</h4>${json(entry.record)}`;
   return `<h4>Payload</h4>${json(entry.payload)}`;
 }
 
