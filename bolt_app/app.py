@@ -15,7 +15,7 @@ from bolt_app.aws_lambda.lazy_listeners import SelfInvocationFailed
 from bolt_app.config import Settings
 from bolt_app.foundation.observability import Metric, count
 from bolt_app.listeners import register_listeners
-from bolt_app.slack_web.slack_auth import RotatingTokenClientMiddleware
+from bolt_app.slack_web.slack_auth import RotatingTokenClientMiddleware, TokenRereadDeferred
 from bolt_app.slack_web.slack_retries import CALL_TIMEOUT_SECONDS, ResponseUrlFailed, retry_handlers
 
 
@@ -94,6 +94,8 @@ def slack_failure(error: Exception) -> tuple[bool, str] | None:
         code = str(error.response.get("error") or "")
         status = error.response.status_code
         transient = status >= 500 or status == 429 or code in TRANSIENT_SLACK_ERRORS
+        # A refused token that could not be re-read yet may have been rotated: Slack's retry re-reads it.
+        transient = transient or isinstance(error, TokenRereadDeferred)
         return transient, code or f"http_{status}"
     if isinstance(error, CONNECTION_ERRORS):
         return True, type(error).__name__

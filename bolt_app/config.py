@@ -94,13 +94,22 @@ SECRET_KEYS = ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET")
 REREAD_INTERVAL_SECONDS = 60.0
 
 
+class RereadDeferred(Exception):
+    """A credential failed and could not be re-read now (its re-read limit, or Secrets Manager
+    unreadable): whether it was rotated is unknown, so the failure must not be taken as permanent.
+    Answer 5xx: Slack's later retry finds the re-read allowed again."""
+
+
 class SlackCredentials:
     """The bot token and signing secret in use, re-read from Secrets Manager when Slack says they changed.
 
     Rotation without a window of 401s: a signature that does not verify, or Slack answering
     `invalid_auth`, may mean the secret was rotated after this container read it. Then the secret
-    is read again, at most once per REREAD_INTERVAL_SECONDS per container, counted from the last
-    re-read (not from the first read at start, so a rotation right after a cold start is seen at once).
+    is read again, at most once per REREAD_INTERVAL_SECONDS per container *and per credential*,
+    counted from that credential's last re-read (not from the first read at start, so a rotation
+    right after a cold start is seen at once). Each credential has its own limit: forged signatures,
+    which anyone can send, use up only the signing secret's re-read, never the bot token's. A failure
+    that a re-read might have resolved but was not allowed to raises RereadDeferred.
     """
 
     def __init__(
@@ -113,7 +122,7 @@ class SlackCredentials:
         self._values = {"SLACK_BOT_TOKEN": bot_token, "SLACK_SIGNING_SECRET": signing_secret}
         self._secret_arn = secret_arn
         self._clock = clock
-        self._last_reread: float | None = None
+        self._last_reread: dict[str, float] = {}
         self._lock = threading.Lock()
 
     @property
@@ -125,29 +134,32 @@ class SlackCredentials:
         return self._values["SLACK_SIGNING_SECRET"]
 
     def newer_bot_token(self, used: str) -> str | None:
-        """A bot token other than `used` (it failed with an auth error), re-reading the secret if allowed."""
+        """A bot token other than `used` (it failed with an auth error), re-reading the secret if allowed;
+        None if there is none (re-read, or nowhere to re-read from); RereadDeferred if not allowed now."""
         return self._newer("SLACK_BOT_TOKEN", used)
 
     def newer_signing_secret(self, used: str) -> str | None:
-        """A signing secret other than `used` (a signature did not verify), re-reading the secret if allowed."""
+        """A signing secret other than `used` (a signature did not verify), re-reading the secret if allowed;
+        None if there is none (re-read, or nowhere to re-read from); RereadDeferred if not allowed now."""
         return self._newer("SLACK_SIGNING_SECRET", used)
 
     def _newer(self, key: str, used: str) -> str | None:
         with self._lock:  # concurrent failures share one re-read
             if self._values[key] != used:  # another request already picked up the new value
                 return self._values[key]
+            if not self._secret_arn:
+                return None  # from the environment: nothing to re-read, the failure stands
             now = self._clock()
-            if not self._secret_arn or (
-                self._last_reread is not None and now - self._last_reread < REREAD_INTERVAL_SECONDS
-            ):
-                return None
-            self._last_reread = now
+            last = self._last_reread.get(key)
+            if last is not None and now - last < REREAD_INTERVAL_SECONDS:
+                raise RereadDeferred(key)
+            self._last_reread[key] = now
             try:
                 self._values.update(
                     {k: v.strip() for k, v in _read_slack_secret(self._secret_arn).items() if v.strip()}
                 )
             except ConfigError:
-                return None  # unreadable now: keep what we have, try again after the interval
+                raise RereadDeferred(key) from None  # unreadable now: keep what we have, try again later
             return self._values[key] if self._values[key] != used else None
 
 

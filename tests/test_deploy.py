@@ -458,6 +458,9 @@ def test_alarms_reach_the_alarm_topic(cfn: dict[str, Any]) -> None:
     # (tests/test_metrics.py checks the EMF output). The alarm must name the same value.
     slack_errors = alarms[(namespace, Metric.SLACK_API_ERRORS.value)]
     assert slack_errors["Dimensions"] == [{"Name": "service", "Value": env["POWERTOOLS_SERVICE_NAME"]}]
+    # Slack dropped events (app_rate_limited): the bot's own metric, the same dimension.
+    rate_limited = alarms[(namespace, Metric.APP_RATE_LIMITED.value)]
+    assert rate_limited["Dimensions"] == [{"Name": "service", "Value": env["POWERTOOLS_SERVICE_NAME"]}]
     # A slow command whose work Lambda gave up on sits in the failure queue: someone got no answer.
     failed_lazy_work = alarms[("AWS/SQS", "ApproximateNumberOfMessagesVisible")]
     assert failed_lazy_work["Dimensions"] == [

@@ -399,3 +399,45 @@ def test_http_mode_lists_a_stand_in_fleet_for_instances(slack):
         listing = json.dumps(slack.response_posts[-1].payload["blocks"])
         assert "web-1" in listing and "db-1" in listing and "batch-1" in listing
         assert "payroll" not in listing  # untagged
+
+
+def test_the_local_server_runs_a_lazy_command_whose_text_says_payload(slack, monkeypatch):
+    """The local HTTP server's app (the guarded ASGI app uvicorn serves, called here as uvicorn calls it)
+    runs lazy listeners with Bolt's thread runner, on Bolt's copy of the request: the copy must keep the
+    guard's parse, or a command whose text contains "payload" reaches the lazy run as an interaction
+    without one ('NoneType' object has no attribute 'get'), and /stack-status never reports."""
+    import asyncio
+
+    from aws_lambda_powertools import Logger
+
+    from bolt_app import create_app
+    from bolt_app.aws_lambda.asgi import EVENTS_PATH, GuardedAsgiApp
+    from bolt_app.request_path.gateway import SlackGateway
+
+    monkeypatch.delenv("STACK_NAME", raising=False)
+    settings = Settings(bot_token=BOT_TOKEN, signing_secret=SIGNING_SECRET, api_url=slack.api_url)
+    asgi_app = GuardedAsgiApp(create_app(settings), SlackGateway(settings, Logger(service="slack-bot")))
+    fields = sr.slash_command("/stack-status", "payloads-api", response_url=slack.new_response_url())
+    body, content_type = sr.form_body(fields)
+    headers = sr.signed_headers(SIGNING_SECRET, body, content_type)
+    sent: list[dict] = []
+
+    async def receive() -> dict:
+        return {"type": "http.request", "body": body.encode(), "more_body": False}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": EVENTS_PATH,
+        "query_string": b"",
+        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+    }
+    asyncio.run(asgi_app(scope, receive, send))
+
+    assert sent[0]["status"] == 200
+    _wait_for(lambda: len(slack.response_posts) == 1, timeout=10)
+    [post] = slack.response_posts
+    assert post.payload["text"].startswith("This bot is not deployed on AWS")

@@ -92,3 +92,37 @@ def test_every_metric_carries_the_service_dimension_the_alarms_select(slack):
         assert document["service"] == "my-slack-stack"
         names |= {metric["Name"] for metric in directive["Metrics"]}
     assert {"RepliesSent", "SlackApiErrors"} <= names
+
+
+def test_app_rate_limited_is_a_warning_and_counted(slack):
+    """Slack's app_rate_limited event (it dropped a minute of the workspace's events) is answered 200, as
+    there is nothing to retry, but logged at WARNING with its own reason and counted (AppRateLimited,
+    which template.yaml's AppRateLimitedAlarm watches): never an INFO "ignored_type"."""
+    # As Slack sends it (https://docs.slack.dev/reference/events/app_rate_limited/): no inner event.
+    body = json.dumps(
+        {
+            "token": "legacy-verification-token",
+            "type": "app_rate_limited",
+            "team_id": "T0FAKE0001",
+            "minute_rate_limited": 1518467820,
+            "api_app_id": "A0FAKEAPP1",
+        }
+    )
+    container = Container(lambda_env(slack, POWERTOOLS_SERVICE_NAME="my-slack-stack"))
+    with container:
+        response = container.invoke(sr.signed_event(SIGNING_SECRET, (body, "application/json")))
+    printed = [json.loads(line) for line in container.close().splitlines() if line.startswith("{")]
+
+    assert response["statusCode"] == 200
+    [line] = [p for p in printed if p.get("reason") == "app_rate_limited"]
+    assert line["level"] == "WARNING"
+    assert line["minute_rate_limited"] == 1518467820 and line["team_id"] == "T0FAKE0001"
+    counted = [
+        document["AppRateLimited"]
+        for document in printed
+        if "_aws" in document
+        for metric in document["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+        if metric["Name"] == "AppRateLimited"
+    ]
+    assert counted in ([1], [1.0], [[1.0]])
+    assert not [p for p in printed if p.get("reason") == "ignored_type"]

@@ -60,7 +60,8 @@ def test_rotated_secret_and_token_are_picked_up_by_the_next_request(
     old = container.invoke(_dm(SIGNING_SECRET, "old secret"))
 
     assert after["statusCode"] == 200 and later["statusCode"] == 200
-    assert old["statusCode"] == 401  # the old signing secret no longer verifies
+    # The old signing secret no longer verifies; inside the re-read limit that is "come again" (503).
+    assert old["statusCode"] == 503
     assert [(c.args["text"], c.token) for c in slack.calls_to("chat.postMessage")] == [
         ("Echo: before", BOT_TOKEN),
         ("Echo: after", NEW_TOKEN),
@@ -92,7 +93,10 @@ def test_fifty_forged_requests_cause_at_most_one_extra_read(container, slack, se
     forged = [container.invoke(_dm("forged-secret", f"forged {n}")) for n in range(50)]
     genuine = container.invoke(_dm(SIGNING_SECRET, "genuine"))
 
-    assert {r["statusCode"] for r in forged} == {401}
+    # The first is re-read and refused; the rest, inside the re-read limit, cannot be told from a
+    # request signed with a just-rotated secret, so they are asked to come again (503), never served.
+    assert forged[0]["statusCode"] == 401
+    assert {r["statusCode"] for r in forged[1:]} == {503}
     assert genuine["statusCode"] == 200
     assert secrets_endpoint.count(GET_SECRET) <= 2  # the read at start, and at most one re-read
     assert [c.args["text"] for c in slack.calls_to("chat.postMessage")] == ["Echo: genuine"]
@@ -100,11 +104,12 @@ def test_fifty_forged_requests_cause_at_most_one_extra_read(container, slack, se
 
 def test_a_revoked_token_is_not_retried_endlessly(container, slack, secrets_endpoint):
     # Revoked in Slack, the secret not updated: re-reading finds nothing newer. The failure is
-    # permanent (200, so Slack does not retry), and the next failures do not re-read within the minute.
+    # permanent (200, so Slack does not retry), and the next failures do not re-read within the minute:
+    # those may have met a token rotated since, so they answer 5xx and Slack's retry (a minute on) re-reads.
     slack.rotate_token("xoxb-someone-else")
     responses = [container.invoke(_dm(SIGNING_SECRET, f"revoked {n}")) for n in range(3)]
 
-    assert {r["statusCode"] for r in responses} == {200}
+    assert [r["statusCode"] for r in responses] == [200, 500, 500]
     assert secrets_endpoint.count(GET_SECRET) == 2
     assert all(c.answer.get("error") == "invalid_auth" for c in slack.calls_to("chat.postMessage"))
     assert len(slack.calls_to("chat.postMessage")) == 3  # one call each: no retry without a newer token
@@ -113,7 +118,7 @@ def test_a_revoked_token_is_not_retried_endlessly(container, slack, secrets_endp
 def test_rereads_are_bounded_from_the_last_reread_not_from_start(
     slack_secret_arn, aws_endpoint, secrets_endpoint, monkeypatch
 ):
-    from bolt_app.config import REREAD_INTERVAL_SECONDS, SlackCredentials
+    from bolt_app.config import REREAD_INTERVAL_SECONDS, RereadDeferred, SlackCredentials
     from bolt_app.foundation import aws_clients
 
     monkeypatch.setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", secrets_endpoint.url)
@@ -128,11 +133,54 @@ def test_rereads_are_bounded_from_the_last_reread_not_from_start(
         # Rotated again half a minute later: not re-read until a minute after the last re-read.
         _rotate(aws_endpoint, slack_secret_arn, token=BOT_TOKEN, signing_secret="third-secret")
         now[0] += REREAD_INTERVAL_SECONDS / 2
-        assert credentials.newer_signing_secret(NEW_SECRET) is None
+        with pytest.raises(RereadDeferred):
+            credentials.newer_signing_secret(NEW_SECRET)
         now[0] += REREAD_INTERVAL_SECONDS / 2
         assert credentials.newer_signing_secret(NEW_SECRET) == "third-secret"
         # A value another request already picked up needs no read at all.
         assert credentials.newer_bot_token(NEW_TOKEN) == BOT_TOKEN
         assert secrets_endpoint.count(GET_SECRET) == 2
+        # Each credential has its own limit: the signing secret's re-reads leave the token's free.
+        _rotate(aws_endpoint, slack_secret_arn, token="xoxb-fourth-token", signing_secret="third-secret")
+        assert credentials.newer_bot_token(BOT_TOKEN) == "xoxb-fourth-token"
+        with pytest.raises(RereadDeferred):
+            credentials.newer_bot_token("xoxb-fourth-token")
+        assert secrets_endpoint.count(GET_SECRET) == 3
     finally:
         aws_clients.reset()
+
+
+# -- each credential its own re-read limit (issue 18, item 2) ---------------------------------------
+
+
+def test_a_forged_request_does_not_use_up_the_token_reread(
+    container, slack, slack_secret_arn, aws_endpoint, secrets_endpoint
+):
+    # Anyone can send a forged request; it re-reads the signing secret. A token rotated in the same
+    # minute must still be re-read when Slack refuses it: the DM is answered, not lost.
+    assert container.invoke(_dm("forged-secret", "forged"))["statusCode"] == 401
+
+    _rotate(aws_endpoint, slack_secret_arn, token=NEW_TOKEN, signing_secret=SIGNING_SECRET)
+    slack.rotate_token(NEW_TOKEN)
+    response = container.invoke(_dm(SIGNING_SECRET, "after the forgery"))
+
+    assert response["statusCode"] == 200
+    assert [(c.args["text"], c.token) for c in slack.calls_to("chat.postMessage")][-1] == (
+        "Echo: after the forgery",
+        NEW_TOKEN,
+    )
+    assert secrets_endpoint.count(GET_SECRET) == 3  # start, the forgery's re-read, the token's
+
+
+def test_a_rotation_inside_the_reread_limit_is_answered_5xx_so_slack_retries(
+    container, slack, slack_secret_arn, aws_endpoint, secrets_endpoint
+):
+    # The forgery used the signing secret's re-read; a genuine event signed with a secret rotated in
+    # that minute cannot be verified yet. A 401 would lose it; a 5xx has Slack retry it later.
+    assert container.invoke(_dm("forged-secret", "forged"))["statusCode"] == 401
+    _rotate(aws_endpoint, slack_secret_arn, token=BOT_TOKEN, signing_secret=NEW_SECRET)
+
+    response = container.invoke(_dm(NEW_SECRET, "signed with the new secret"))
+
+    assert response["statusCode"] == 503
+    assert slack.calls_to("chat.postMessage") == []

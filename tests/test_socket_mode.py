@@ -86,3 +86,45 @@ def test_socket_mode_runs_lazy_listeners_in_process(slack, monkeypatch):
         time.sleep(0.02)
     [post] = slack.response_posts
     assert "not deployed on AWS" in post.payload["text"]
+
+
+def test_socket_mode_with_a_table_keeps_an_in_progress_redelivery_unacknowledged(
+    slack, idempotency_table, aws_endpoint
+):
+    """With IDEMPOTENCY_TABLE and no Lambda context: the in-progress record still expires (a crashed
+    attempt does not block its event for an hour), and a redelivery that finds it running is not
+    acknowledged (Slack redelivers it; an ack would lose the event should the running attempt fail)."""
+    import threading
+    import time
+
+    import boto3
+
+    from bolt_app.foundation import aws_clients
+    from bolt_app.local.fake_slack import Fault
+    from bolt_app.request_path.exactly_once import DEFAULT_IN_PROGRESS_SECONDS, exactly_once_store
+
+    aws_clients.reset()
+    try:
+        settings = Settings(bot_token=BOT_TOKEN, signing_secret=SIGNING_SECRET, api_url=slack.api_url)
+        handler = ExactlyOnceSocketModeHandler(create_app(settings), "xapp-test", exactly_once_store(idempotency_table))
+        client = RecordingSocketClient()
+        payload = sr.event_callback(sr.dm_message("slow over the socket"))
+        slack.inject("chat.postMessage", Fault(delay=1.0, then_succeed=True))
+        first = threading.Thread(target=handler.handle, args=(client, _envelope(payload, "env-1", 0)))
+        first.start()
+        try:
+            deadline = time.monotonic() + 10
+            while "chat.postMessage" not in slack.arrivals and time.monotonic() < deadline:
+                time.sleep(0.01)
+            [record] = boto3.client("dynamodb").scan(TableName=idempotency_table)["Items"]
+            handler.handle(client, _envelope(payload, "env-2", 1))
+        finally:
+            first.join(timeout=10)
+    finally:
+        aws_clients.reset()
+
+    assert record["status"]["S"] == "INPROGRESS"
+    expires_in = int(record["in_progress_expiration"]["N"]) / 1000 - time.time()
+    assert 0 < expires_in <= DEFAULT_IN_PROGRESS_SECONDS
+    assert client.acks == ["env-1"]  # env-2, which found it in progress, is left for Slack to redeliver
+    assert [c.args["text"] for c in slack.calls_to("chat.postMessage")] == ["Echo: slow over the socket"]

@@ -8,17 +8,19 @@ named lazy function when that event arrives (`handle_self_invocation`).
 
 The self-invocation event carries Bolt's mark, a top-level `"method": "NONE"`, which API Gateway,
 Function URL and ALB events never carry: only a direct Lambda invoke, which IAM authorises, can
-produce it. It holds the original Slack request (body and headers, its signature included) plus
-Bolt's `x-slack-bolt-lazy-only` / `x-slack-bolt-lazy-function-name` headers. It is not checked
-against Slack's signature: Lambda may deliver it long after Slack's 5-minute window, and it repeats
-the original signature, which the replay protection would reject. The other way round, HTTP requests
+produce it. It holds the original Slack request (body and headers) plus Bolt's
+`x-slack-bolt-lazy-only` / `x-slack-bolt-lazy-function-name` headers, less what the lazy run does
+not need: Slack's legacy verification `token` is dropped from the body, and the signature is
+replaced by its SHA-256 (`x-bolt-app-delivery`), enough to tell deliveries apart. Lambda keeps the
+event (in the failure queue's invocation record, 14 days), so it carries neither. It is not checked
+against Slack's signature: Lambda may deliver it long after Slack's 5-minute window. The other way round, HTTP requests
 carrying the lazy headers are refused by the request guard, so they never skip the ack.
 
 Exactly once: Lambda may deliver an asynchronous event more than once, even without an error
 ("Even if your function doesn't return an error, it's possible for it to receive the same event
 from Lambda multiple times": https://docs.aws.amazon.com/lambda/latest/dg/invocation-async.html),
 and retries it after a function error. Each delivery runs under an exactly-once record keyed on the
-lazy function and the original request's signature (unique per Slack delivery), so the work is
+lazy function and the original request's signature hash (unique per Slack delivery), so the work is
 done, and its result posted, once; a failed run releases the record and raises, so that Lambda
 retries it and, past its retries, sends it to the on-failure destination (template.yaml). A delivery
 that finds the work running in another waits for its outcome, and raises if it is still running:
@@ -37,6 +39,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 from slack_bolt import App, BoltRequest
 from slack_bolt.kwargs_injection import build_required_kwargs
@@ -48,6 +51,8 @@ from bolt_app.request_path.exactly_once import ExactlyOnce
 from bolt_app.request_path.request_guard import BOLT_LAZY_HEADERS, HttpResponse, Rejected, parse_body
 
 LAZY_ONLY_HEADER, LAZY_FUNCTION_HEADER = BOLT_LAZY_HEADERS
+# The self-invocation's stand-in for X-Slack-Signature: its SHA-256, which tells deliveries apart.
+DELIVERY_HEADER = "x-bolt-app-delivery"
 _LAZY_ERROR = "lazy_listener_error"
 # Set by LambdaSelfInvoker.run: the lazy function the self-invocation names was found and called.
 _LAZY_RAN = "lazy_listener_ran"
@@ -128,11 +133,69 @@ def invoke_lambda_async(function_arn: str, event: dict[str, Any]) -> None:
 
 
 def self_invocation_event(request: BoltRequest) -> dict[str, Any]:
-    """The original request (as Bolt read it) with Bolt's lazy headers and its self-invocation mark."""
-    headers = {name: values[0] for name, values in request.headers.items() if values and name != "cookie"}
+    """The original request (as Bolt read it) with Bolt's lazy headers and its self-invocation mark,
+    without Slack's `token` and with the signature's hash in place of the signature."""
+    headers = {
+        name: values[0]
+        for name, values in request.headers.items()
+        if values and name not in ("cookie", "content-length", "x-slack-signature")
+    }
+    signatures = request.headers.get("x-slack-signature") or [""]
+    headers[DELIVERY_HEADER] = delivery_hash(signatures[0])
     headers[LAZY_ONLY_HEADER] = "1"
     headers[LAZY_FUNCTION_HEADER] = str(request.lazy_function_name)
-    return {"method": "NONE", "headers": headers, "body": request.raw_body, "isBase64Encoded": False}
+    body = without_verification_token(request.raw_body, headers.get("content-type", ""))
+    return {"method": "NONE", "headers": headers, "body": body, "isBase64Encoded": False}
+
+
+def delivery_hash(signature: str) -> str:
+    """What tells one Slack delivery from another without being its signature."""
+    return hashlib.sha256(signature.encode("utf-8")).hexdigest()
+
+
+def without_verification_token(raw_body: str, content_type: str) -> str:
+    """The body with Slack's legacy verification `token` taken out (top level of an event's JSON, a
+    command's form field, an interaction's `payload`). The guard parsed this body for the ack, so it
+    parses; should it not, it is kept as it is (the lazy run then refuses it)."""
+    try:
+        if content_type.startswith("application/json") or raw_body.lstrip().startswith("{"):
+            document = json.loads(raw_body)
+            if isinstance(document, dict):
+                document.pop("token", None)
+            return json.dumps(document, ensure_ascii=False)
+        fields = []
+        for name, value in parse_qsl(raw_body, keep_blank_values=True, strict_parsing=bool(raw_body)):
+            if name == "token":
+                continue
+            if name == "payload":
+                payload = json.loads(value)
+                if isinstance(payload, dict):
+                    payload.pop("token", None)
+                value = json.dumps(payload, ensure_ascii=False)
+            fields.append((name, value))
+        return urlencode(fields)
+    except ValueError:
+        return raw_body
+
+
+class CheckedBoltRequest(BoltRequest):
+    """A Bolt request whose body is the request guard's parse, and whose copies keep it.
+
+    Bolt copies a request for each lazy listener with `to_copyable()`, which re-parses the raw body with
+    Bolt's own parser in "http" mode; that parser reads any form containing "payload" (a command's text
+    included) as an interaction, and the lazy run gets {} (off Lambda, Bolt's thread runner runs that copy).
+    """
+
+    def to_copyable(self) -> CheckedBoltRequest:
+        copied = CheckedBoltRequest(
+            body=self.body,
+            query=self.query,
+            headers=self.headers,
+            context=self.context.to_copyable(),
+            mode="socket_mode",
+        )
+        copied.raw_body, copied.mode = self.raw_body, "http"
+        return copied
 
 
 def checked_bolt_request(
@@ -141,8 +204,8 @@ def checked_bolt_request(
     """A Bolt request for a body the request guard has parsed already, so that Bolt does not parse it again.
 
     Bolt's constructor parses a str body in "http" mode and takes a dict as it is in "socket_mode"; the
-    request is then made an HTTP one with its raw body, as Bolt's own would be."""
-    request = BoltRequest(body=dict(parsed), query=dict(query or {}), headers=dict(headers), mode="socket_mode")
+    request is then made an HTTP one with its raw body, as Bolt's own would be (and stays so when copied)."""
+    request = CheckedBoltRequest(body=dict(parsed), query=dict(query or {}), headers=dict(headers), mode="socket_mode")
     request.raw_body, request.mode = raw_body, "http"
     return request
 
@@ -159,7 +222,11 @@ def handle_self_invocation(
     headers: dict[str, str] = {}
     if isinstance(raw_headers, Mapping):
         headers = {str(k).lower(): str(v) for k, v in raw_headers.items() if v is not None}
-    function_name, signature = headers.get(LAZY_FUNCTION_HEADER), headers.get("x-slack-signature")
+    function_name = headers.get(LAZY_FUNCTION_HEADER)
+    # The signature's hash; an event queued by a version that still forwarded the signature hashes it here.
+    signature = headers.get(DELIVERY_HEADER) or (
+        delivery_hash(headers["x-slack-signature"]) if headers.get("x-slack-signature") else None
+    )
     if not isinstance(body, str) or headers.get(LAZY_ONLY_HEADER) != "1" or not function_name or not signature:
         # Nothing a retry could fix: log and return, never raise.
         logger.warning("self-invocation ignored: not a lazy listener event")
@@ -173,7 +240,7 @@ def handle_self_invocation(
         return HttpResponse(400, "Not a lazy listener event.")
     # An event's lazy work is keyed on its event_id: Slack's retry of it (signed anew) may start the
     # work a second time if the first ack's answer was lost. Commands and interactions, which Slack
-    # never retries, are keyed on their delivery's signature.
+    # never retries, are keyed on their delivery's signature (its hash).
     event_id = parsed.get("event_id")
     delivery = event_id if isinstance(event_id, str) and event_id else signature
     key = "lazy:" + function_name + ":" + hashlib.sha256(delivery.encode("utf-8")).hexdigest()[:32]

@@ -37,6 +37,8 @@ class Metric(StrEnum):
     AUDIT_WRITE_FAILURES = "AuditWriteFailures"
     # /instances: starts and stops that EC2 accepted.
     INSTANCE_ACTIONS = "InstanceActions"
+    # Slack's app_rate_limited event: Slack dropped a minute of the workspace's events (over 30,000 an hour).
+    APP_RATE_LIMITED = "AppRateLimited"
 
 
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or DEFAULT_NAMESPACE)

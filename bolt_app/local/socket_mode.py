@@ -129,10 +129,15 @@ class ExactlyOnceSocketModeHandler(SocketModeHandler):
             return HttpResponse(bolt_responses[0].status)
 
         with request_budget():
-            self.exactly_once.run(event_id, dispatch)
+            outcome = self.exactly_once.run(event_id, dispatch)
         if bolt_responses:
             send_response(client, req, bolt_responses[0], started)
-        else:  # a redelivery of an event already handled or in progress: acknowledge, do nothing
+        elif outcome.status == "in_progress":
+            # Another attempt is still running it. No acknowledgement: should that attempt fail, Slack's
+            # next redelivery (it redelivers what is not acknowledged) is processed; an acknowledgement
+            # here would end the redeliveries, and the event would be lost.
+            _LOGGER.warning("redelivery not acknowledged: the event is still in progress", extra={"event_id": event_id})
+        else:  # a redelivery of an event already handled: acknowledge, do nothing
             client.send_socket_mode_response(SocketModeResponse(envelope_id=req.envelope_id))
 
 

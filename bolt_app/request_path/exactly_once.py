@@ -76,6 +76,17 @@ def _in_progress_seconds(lambda_context: Any) -> float:
     return remaining() / 1000 if callable(remaining) else DEFAULT_IN_PROGRESS_SECONDS
 
 
+class _DefaultInProgressDeadline:
+    """Stands in for a Lambda context outside Lambda: what Powertools reads to expire in-progress records."""
+
+    @staticmethod
+    def get_remaining_time_in_millis() -> int:
+        return int(DEFAULT_IN_PROGRESS_SECONDS * 1000)
+
+
+_NO_LAMBDA_DEADLINE = _DefaultInProgressDeadline()
+
+
 class InMemoryExactlyOnce:
     """Per-process records, bounded (least recently started dropped first)."""
 
@@ -228,10 +239,11 @@ class DynamoDBExactlyOnce:
 
         from bolt_app.foundation import claims
 
-        if lambda_context is not None:
-            # In-progress records then expire with this invocation's timeout, so a retry
-            # after a crashed or timed-out attempt is processed instead of dropped.
-            self._config.register_lambda_context(lambda_context)
+        # In-progress records then expire with this invocation's timeout, so a retry after a crashed
+        # or timed-out attempt is processed instead of dropped. Outside Lambda (Socket Mode, the local
+        # server) Powertools would write no in-progress expiry at all, and a crashed attempt would
+        # block its event for the record's whole hour: the same deadline as in memory instead.
+        self._config.register_lambda_context(lambda_context if lambda_context is not None else _NO_LAMBDA_DEADLINE)
         result: list[HttpResponse] = []
 
         def process_and_keep() -> HttpResponse:

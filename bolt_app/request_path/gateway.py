@@ -48,6 +48,13 @@ class SlackGateway:
                 self.logger.warning(
                     "request rejected", extra={"status": rejected.response.status, "reason": rejected.reason}
                 )
+            elif rejected.reason == "app_rate_limited":
+                # Events were lost, by Slack: someone should know (template.yaml's AppRateLimitedAlarm).
+                count(Metric.APP_RATE_LIMITED)
+                self.logger.warning(
+                    "Slack rate-limited the app's events: a minute of them was dropped",
+                    extra={"reason": rejected.reason, **rejected.details},
+                )
             else:
                 self.logger.info("request ignored", extra={"reason": rejected.reason})
             return rejected.response

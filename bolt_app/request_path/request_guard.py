@@ -22,7 +22,7 @@ from urllib.parse import parse_qs
 
 from slack_sdk.signature import SignatureVerifier
 
-from bolt_app.config import SlackCredentials
+from bolt_app.config import RereadDeferred, SlackCredentials
 
 # Slack's (and Bolt's) window for X-Slack-Request-Timestamp.
 SIGNATURE_MAX_AGE_SECONDS = 300
@@ -48,10 +48,12 @@ class HttpResponse:
 class Rejected(Exception):
     """The request gets `response` without reaching Bolt; `reason` is for logs and metrics."""
 
-    def __init__(self, response: HttpResponse, reason: str) -> None:
+    def __init__(self, response: HttpResponse, reason: str, details: Mapping[str, Any] | None = None) -> None:
         super().__init__(reason)
         self.response = response
         self.reason = reason
+        # For the log line: plain values from the request, never its text or credentials.
+        self.details = dict(details or {})
 
 
 @dataclass(frozen=True)
@@ -162,7 +164,14 @@ class RequestGuard:
         if abs(time.time() - int(timestamp)) > SIGNATURE_MAX_AGE_SECONDS:
             return False  # stale whatever the secret: no reason to re-read it
         # The signing secret may have been rotated since this container read it (bounded re-read).
-        newer = self._credentials.newer_signing_secret(verifier.signing_secret)
+        try:
+            newer = self._credentials.newer_signing_secret(verifier.signing_secret)
+        except RereadDeferred:
+            # Forged, or signed with a secret rotated since the last re-read: unknown until the next
+            # re-read is allowed. Not a 401, which would lose a genuine event: Slack retries a 5xx.
+            raise _reject(
+                503, "signature_reread_deferred", "The signature could not be checked yet; Slack will retry."
+            ) from None
         if newer is None:
             return False
         self._verifier = SignatureVerifier(newer)
@@ -211,7 +220,18 @@ def _parse_json_body(body: str) -> SlackRequest:
         if not isinstance(event_id, str) or not event_id:
             raise _reject(400, "invalid_event", "event_callback without an event_id.")
         return SlackRequest(kind="event", event_id=event_id, event_type=event["type"], body=payload)
-    # app_rate_limited and anything newer: nothing for this bot to do, and nothing to retry.
+    if body_type == "app_rate_limited":
+        # Slack dropped this minute's events for the workspace (over 30,000 an hour):
+        # https://docs.slack.dev/reference/events/app_rate_limited/ -- {"token", "type", "team_id",
+        # "minute_rate_limited": epoch seconds of the minute, "api_app_id"}, no inner event and no event_id.
+        # 200 (nothing to retry), but never quietly: the gateway logs it at WARNING and counts it.
+        minute, team = payload.get("minute_rate_limited"), payload.get("team_id")
+        details = {
+            "minute_rate_limited": minute if isinstance(minute, int) and not isinstance(minute, bool) else None,
+            "team_id": team if isinstance(team, str) else None,
+        }
+        raise Rejected(HttpResponse(200, ""), "app_rate_limited", {k: v for k, v in details.items() if v is not None})
+    # Anything newer: nothing for this bot to do, and nothing to retry.
     raise _reject(200, "ignored_type", "")
 
 

@@ -13,10 +13,15 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web import SlackResponse
 
-from bolt_app.config import SlackCredentials
+from bolt_app.config import RereadDeferred, SlackCredentials
 
 # What Slack answers for a token that was rotated away, revoked, or whose app or workspace is gone.
 AUTH_ERRORS = frozenset({"invalid_auth", "token_revoked", "account_inactive"})
+
+
+class TokenRereadDeferred(SlackApiError):
+    """Slack refused the token and it could not be re-read now (SlackCredentials' limit): it may have
+    been rotated, so the failure is transient (5xx, Slack retries), not permanent."""
 
 
 class RotatingTokenWebClient(WebClient):
@@ -32,9 +37,12 @@ class RotatingTokenWebClient(WebClient):
         except SlackApiError as error:
             if error.response.get("error") not in AUTH_ERRORS or not self.token:
                 raise
-            newer = self._credentials.newer_bot_token(self.token)
+            try:
+                newer = self._credentials.newer_bot_token(self.token)
+            except RereadDeferred:
+                raise TokenRereadDeferred(str(error), error.response) from None
             if newer is None:
-                raise  # nothing newer (or re-read too recently): the error stands, as permanent
+                raise  # re-read, and nothing newer: the error stands, as permanent
             self.token = newer
             return super().api_call(api_method, **kwargs)
 
