@@ -321,6 +321,8 @@ class Replies:
                 self.client.chat_postEphemeral(channel=self.click.channel_id, user=self.click.user_id, text=text)
             except SlackApiError as error:
                 self.logger.warning("ephemeral answer failed", extra={"slack_error": error.response.get("error")})
+            except Exception as error:  # a timeout: never raised, a retry of the lazy run would act again
+                self.logger.warning("ephemeral answer failed", extra={"error_type": type(error).__name__})
 
     def in_channel(self, text: str, blocks: list[dict] | None = None) -> None:
         self._send("channel line", text=text, blocks=blocks, response_type="in_channel", replace_original=False)
