@@ -47,9 +47,11 @@ def _send(page: Any, text: str) -> None:
 def _act_as(page: Any, name: str) -> None:
     from playwright.sync_api import expect
 
-    label = page.locator("#user-switcher option", has_text=f"{name} —").inner_text()
-    page.select_option("#user-switcher", label=label)
-    expect(page.locator("#user-switcher option:checked")).to_contain_text(name)
+    option = page.locator("#user-switcher option", has_text=f"{name} —")
+    user_id = option.get_attribute("value")
+    page.select_option("#user-switcher", label=option.inner_text())
+    # Switched at the playground, not only in the menu: what the next click is sent as.
+    expect(page.locator("#people")).to_have_attribute("data-me", user_id)
 
 
 def _row(page: Any, instance_name: str) -> Any:

@@ -60,6 +60,8 @@ async function refresh() {
   if (key === drawn) return;
   drawn = key;
   if (!$("user-switcher") || $("user-switcher").value !== people.me) drawSwitcher(people);
+  // Who the playground says you are (not just what the menu shows): what clicks and commands are sent as.
+  $("people").dataset.me = people.me;
   drawAudit(people);
 }
 
@@ -103,7 +105,12 @@ document.addEventListener(
 
 document.addEventListener("change", async (event) => {
   if (event.target.id !== "user-switcher") return;
-  await post("/playground/people", { user: event.target.value });
+  event.target.disabled = true;
+  try {
+    await post("/playground/people", { user: event.target.value });
+  } finally {
+    event.target.disabled = false;
+  }
   await refresh();
 });
 
