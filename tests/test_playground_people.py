@@ -29,6 +29,10 @@ def playground_url() -> Iterator[str]:
 
 @pytest.fixture
 def page(playground_url: str) -> Iterator[Any]:
+    from playwright.sync_api import expect
+
+    # A loaded runner: each step (a lazy self-invocation included) gets the same time as an action.
+    expect.set_options(timeout=TIMEOUT_MS)
     for browser in launch_browser():
         context = browser.new_context(viewport={"width": 1500, "height": 950})
         page = context.new_page()

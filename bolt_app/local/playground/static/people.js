@@ -82,11 +82,18 @@ function askFirst(button) {
     `<div class="sk-confirm-text">${text}</div><form method="dialog" class="sk-confirm-buttons">` +
     `<button value="deny" class="sk-button">${renderPlainText(confirm.deny?.text ?? "Cancel")}</button>` +
     `<button value="confirm" class="sk-button${style}" id="confirm-yes">${renderPlainText(confirm.confirm?.text ?? "Yes")}</button></form>`;
+  // The conversation may have been redrawn while the dialog was open: click the button as it is now.
+  const ts = button.closest(".sk-message")?.dataset.ts ?? "";
+  const actionId = button.dataset.actionId ?? "";
   dialog.onclose = () => {
     if (dialog.returnValue !== "confirm") return;
-    button.dataset.confirmed = "1";
-    button.click();
-    delete button.dataset.confirmed;
+    const current = [...document.querySelectorAll(".sk-message")]
+      .find((m) => m.dataset.ts === ts)
+      ?.querySelector(`.sk-button[data-action-id="${CSS.escape(actionId)}"]`);
+    if (!current) return;
+    current.dataset.confirmed = "1";
+    current.click();
+    delete current.dataset.confirmed;
   };
   dialog.showModal();
 }
