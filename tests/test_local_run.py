@@ -435,7 +435,13 @@ def test_the_local_server_runs_a_lazy_command_whose_text_says_payload(slack, mon
         "query_string": b"",
         "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
     }
-    asyncio.run(asgi_app(scope, receive, send))
+    # A loop of its own, not asyncio.run(): that leaves the main thread with no current loop, which
+    # Mangum (the ALB handler's adapter, in later tests) asks for.
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(asgi_app(scope, receive, send))
+    finally:
+        loop.close()
 
     assert sent[0]["status"] == 200
     _wait_for(lambda: len(slack.response_posts) == 1, timeout=10)

@@ -16,7 +16,9 @@ processed under an idempotency record keyed on its event_id:
 
 Nothing here counts on Slack's exact timing or number of retries: any retry that finds the
 event in progress waits what its budget allows and otherwise asks to be retried, and records
-of a crashed attempt expire with the invocation's timeout.
+of a crashed attempt expire with the invocation's timeout (outside Lambda, after
+DEFAULT_IN_PROGRESS_SECONDS). A record names the attempt that wrote it, so an attempt whose
+write landed but whose answer was lost (botocore then retries it) knows the record for its own.
 
 With IDEMPOTENCY_TABLE set, records live in DynamoDB through Powertools' Idempotency utility,
 shared by every container. Without it (local runs, Socket Mode) a bounded in-memory store
