@@ -18,7 +18,7 @@ PYTHON313 := $(shell for p in python3.13 $$(ls -d $$(pyenv root 2>/dev/null)/ver
 	"$$p" -c 'import sys; assert sys.version_info[:2] == (3, 13)' >/dev/null 2>&1 && { command -v "$$p"; break; }; done)
 endif
 
-.PHONY: run test lint manifest deploy-tools deploy-check lock build-SlackBotFunction bench clean
+.PHONY: run test test-one lint manifest deploy-tools deploy-check lock build-SlackBotFunction bench clean
 
 $(BIN)/.local-deps: requirements.txt requirements-local.txt
 	$(PYTHON) -m venv $(VENV)
@@ -36,8 +36,10 @@ $(DEPLOY_BIN)/.deploy-deps: requirements-deploy.txt
 	$(DEPLOY_BIN)/python -m pip install -q -r requirements-deploy.txt
 	touch $@
 
+# A failed start is one `error: ...` line (python -m bolt_app exits 1 or 2, for scripts); make would add
+# its own `make: *** [Makefile:…: run] Error 2` under it, so `make run` ends there, with status 0.
 run: $(BIN)/.local-deps
-	$(BIN)/python -m bolt_app $(ARGS)
+	@$(BIN)/python -m bolt_app $(ARGS) || true
 
 # make manifest ARGS="--url https://…/slack/events"   (or ARGS=--socket-mode)
 manifest:
@@ -49,8 +51,16 @@ lint: $(BIN)/.dev-deps
 	$(BIN)/ruff check .
 
 # The deploy checks (tests/test_deploy.py) run the SAM CLI and cfn-lint from their own virtualenv.
+# -v: each test's name as it starts, so a long step (sam build, cfn-lint) shows which one it is, not a hang.
+# One file or test: make test PYTEST_ARGS="tests/test_core_bot.py -k echo".
 test: lint $(DEPLOY_BIN)/.deploy-deps
-	DEPLOY_BIN="$(abspath $(DEPLOY_BIN))" $(BIN)/python -m pytest $(PYTEST_ARGS)
+	DEPLOY_BIN="$(abspath $(DEPLOY_BIN))" $(BIN)/python -m pytest -v $(PYTEST_ARGS)
+
+# One test file or test without lint: make test-one T=tests/test_playground.py (or T="tests/x.py::test_y").
+# The deploy checks need `make deploy-tools` first.
+test-one: $(BIN)/.dev-deps
+	@test -n "$(T)" || { echo 'error: say which test: make test-one T=tests/test_playground.py' >&2; exit 2; }
+	DEPLOY_BIN="$(abspath $(DEPLOY_BIN))" $(BIN)/python -m pytest -v $(T) $(PYTEST_ARGS)
 
 # `sam` and `cfn-lint` on your PATH for deploying: `make deploy-tools && . .venv-deploy/bin/activate`.
 deploy-tools: $(DEPLOY_BIN)/.deploy-deps

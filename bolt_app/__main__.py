@@ -9,12 +9,12 @@ the browser. With SLACK_APP_TOKEN: Socket Mode. With a bot token and signing sec
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 from typing import NoReturn
 
 from bolt_app.config import ConfigError, Settings
+from bolt_app.local.console_logs import configure_local_logging
 
 # Any of these set means "run against a real Slack": a half-set configuration is then an
 # error naming what is missing, never a silent fall-back to the playground.
@@ -51,6 +51,13 @@ def _port(value: str) -> int:
     return port
 
 
+def _log_level(value: str) -> str:
+    level = value.strip().upper()
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a log level (DEBUG, INFO, WARNING, ERROR)")
+    return level
+
+
 def run(argv: list[str]) -> int:
     parser = _OneLineErrors(prog="python -m bolt_app", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1", help="playground and HTTP mode: address to listen on")
@@ -58,8 +65,15 @@ def run(argv: list[str]) -> int:
     parser.add_argument(
         "--playground", action="store_true", help="start the playground even when Slack credentials are set"
     )
+    parser.add_argument(
+        "--log-level",
+        type=_log_level,
+        default=os.environ.get("POWERTOOLS_LOG_LEVEL", "").strip() or "INFO",
+        help="DEBUG, INFO (default, or POWERTOOLS_LOG_LEVEL), WARNING or ERROR",
+    )
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    # One readable line per record, no metrics lines: JSON is for Lambda's log group (bolt_app/local/console_logs.py).
+    configure_local_logging(args.log_level)
 
     if args.playground or not any(os.environ.get(name, "").strip() for name in SLACK_CREDENTIALS):
         from bolt_app.local.playground import serve

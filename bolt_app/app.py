@@ -117,10 +117,12 @@ def handle_listener_error(error: Exception, logger: logging.Logger) -> BoltRespo
         transient, code = True, None
     # Both go into the message itself too, so that formats which drop `extra` (the local console,
     # Lambda's text logs) show them.
+    # A connection error or timeout never reached Slack: not "a Slack error".
+    reason = "could not reach Slack" if isinstance(error, CONNECTION_ERRORS) else "Slack error"
     logger.error(
         "listener failed: %s%s",
         type(error).__name__,
-        f" (Slack error: {code})" if code else "",
+        f" ({reason}: {code})" if code else "",
         extra={"error_type": type(error).__name__, "slack_error": code, "retry": transient},
     )
     if isinstance(error, SelfInvocationFailed):

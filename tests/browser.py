@@ -44,7 +44,7 @@ def launch_browser() -> Iterator[Any]:
         unavailable("playwright is not installed (pip install -r requirements-dev.txt)")
     executable = chromium_path()
     if executable is None:
-        unavailable("chromium is not installed (apt-get install -y chromium)")
+        unavailable("chromium is not installed (apt-get install -y chromium fonts-noto-color-emoji)")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         try:

@@ -380,3 +380,71 @@ def test_locally_each_record_is_a_json_log_line_marked_audit(fresh_container, po
     [record] = [r for r in audit_log if getattr(r, "audit", False) is True]
     assert (record.user, record.command, record.decision) == (GUEST, "/stack-status", "refused")
     assert registry_of(module.bot.lambda_adapter.app).audit.recent(20)[0]["user"] == GUEST
+
+
+# -- Slack user groups as role members ---------------------------------------------------------------
+
+ON_CALL = "U0ONCALL01"
+
+
+@pytest.fixture
+def group_bot(fresh_container: Any, tmp_path: Path, lambda_api: FakeLambda, audit_group: str) -> Any:
+    path = tmp_path / "groups.toml"
+    path.write_text(TEST_POLICY.replace(f'operators = ["{OPERATOR}"]', f'operators = ["{OPERATOR}", "@oncall"]'))
+    return fresh_container(CHATOPS_POLICY_FILE=str(path), AUDIT_LOG_GROUP=audit_group)
+
+
+def test_a_role_may_name_a_slack_user_group_read_once_and_cached(group_bot, slack, lambda_api):
+    slack.usergroups.update(oncall=[ON_CALL], other=[GUEST])
+
+    assert body_json(run(group_bot, command(slack, "/stack-status", user=ON_CALL)))["text"].startswith("Checking")
+    assert run(group_bot, command(slack, "/stack-status", user=GUEST))["body"] == (
+        "Sorry, you can't do that: `/stack-status` is for operators and admins."
+    )
+    assert help_lines(run(group_bot, command(slack, "/help", user=ON_CALL))) == ["/help", "/stack-status", "/test"]
+
+    [call] = slack.calls_to("usergroups.list")  # one read for the three checks
+    assert call.args["include_users"] in ("true", "1", True)
+    assert len(lambda_api.invocations) == 1
+    # Members listed by ID need no read at all.
+    assert run(group_bot, command(slack, "/stack-status", user=ADMIN))["statusCode"] == 200
+    assert len(slack.calls_to("usergroups.list")) == 1
+
+
+def test_when_groups_cannot_be_read_their_members_are_refused(group_bot, slack, lambda_api, audit_group):
+    slack.usergroups["oncall"] = [ON_CALL]
+    slack.inject("usergroups.list", Fault(status=200, body={"ok": False, "error": "missing_scope"}))
+
+    response = run(group_bot, command(slack, "/stack-status", user=ON_CALL))
+
+    assert response["body"] == "Sorry, you can't do that: `/stack-status` is for operators and admins."
+    assert lambda_api.invocations == []
+    # Members listed by ID are not affected, and a later read (after the retry delay) would let them in.
+    assert run(group_bot, command(slack, "/stack-status", user=OPERATOR))["statusCode"] == 200
+    assert [r["user"] for r in audit_events(audit_group)] == [ON_CALL]
+
+
+def test_group_membership_is_read_again_after_its_ttl(slack):
+    from slack_sdk import WebClient
+
+    from bolt_app.chatops.usergroups import RETRY_SECONDS, TTL_SECONDS, UserGroups
+    from tests.conftest import BOT_TOKEN
+
+    now = [1000.0]
+    groups = UserGroups(lambda: WebClient(base_url=slack.api_url, token=BOT_TOKEN), clock=lambda: now[0])
+    slack.usergroups["oncall"] = [ON_CALL]
+    assert groups.members("oncall") == {ON_CALL}
+    slack.usergroups["oncall"] = [GUEST]  # changed in Slack
+    now[0] += TTL_SECONDS - 1
+    assert groups.members("oncall") == {ON_CALL}  # still the cached answer
+    now[0] += 2
+    assert groups.members("oncall") == {GUEST}
+    assert len(slack.calls_to("usergroups.list")) == 2
+    # A failed read keeps the last answer and tries again after RETRY_SECONDS, not at every check.
+    slack.inject("usergroups.list", Fault(status=200, body={"ok": False, "error": "ratelimited"}))
+    now[0] += TTL_SECONDS + 1
+    assert groups.members("oncall") == {GUEST}
+    assert groups.members("oncall") == {GUEST}
+    assert len([a for a in slack.arrivals if a == "usergroups.list"]) == 3
+    now[0] += RETRY_SECONDS + 1
+    assert groups.members("oncall") == {GUEST} and len(slack.calls_to("usergroups.list")) == 3

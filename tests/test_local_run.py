@@ -159,6 +159,41 @@ def test_no_credentials_starts_the_playground_and_prints_its_url():
             assert json.loads(answer.read()) == {"ok": False, "error": "not_authed"}
 
 
+# One readable line per record: `12:00:01 INFO    message key=value`.
+LOCAL_LINE = re.compile(r"\d\d:\d\d:\d\d (DEBUG|INFO|WARNING|ERROR) +\S.*")
+
+
+def test_the_playground_terminal_has_one_readable_line_per_request_and_web_api_call():
+    """Locally no JSON, no CloudWatch EMF document, no Lambda context: on Lambda all of it stays JSON
+    (tests/test_json_logs.py)."""
+    bot = LocalBot("--port", "0", env=_env())
+    try:
+        url = re.search(r"http://127\.0\.0\.1:\d+", bot.read_until("Slack playground")).group(0)
+        with urllib.request.urlopen(url + "/", timeout=10) as page:
+            token = re.search(r'name="playground-token" content="([^"]+)"', page.read().decode()).group(1)
+        for channel, text in (("D0PLAYDM01", "hello"), ("C0GENERAL1", "/test")):
+            request = urllib.request.Request(
+                url + "/playground/messages",
+                data=json.dumps({"channel": channel, "text": text}).encode(),
+                headers={"content-type": "application/json", "x-playground-token": token},
+            )
+            with urllib.request.urlopen(request, timeout=20) as answer:
+                assert json.loads(answer.read())["status"] == 200
+        bot.read_until()
+        while "request command /test" not in bot.output[-1]:
+            bot.read_until()
+    finally:
+        output = bot.stop()
+    lines = output.splitlines()[1:]
+    assert lines and all(LOCAL_LINE.fullmatch(line) for line in lines), output
+    messages = [LOCAL_LINE.fullmatch(line).group(0).split(None, 2)[2] for line in lines]
+    assert any(m.startswith("Web API chat.postMessage: ok") for m in messages), output
+    assert any(m.startswith("request event message.im: HTTP 200 in ") for m in messages), output
+    assert any(m.startswith("request command /test: HTTP 200 in ") for m in messages), output
+    for noise in ("{", "_aws", "CloudWatchMetrics", "function_memory_size", "function_arn", "cold_start"):
+        assert noise not in output
+
+
 @pytest.mark.parametrize("credentials", [{}, HTTP_CREDENTIALS], ids=["playground", "http"])
 def test_a_taken_port_is_one_clear_line(credentials):
     # HTTP mode used to print uvicorn's start-up lines and its bind error, and exit 3.
@@ -353,10 +388,14 @@ def test_a_failed_reply_in_http_mode_logs_the_error_type_and_slacks_code(slack):
         with urllib.request.urlopen(request, timeout=10) as answer:
             # invalid_auth (after the token re-read found nothing newer) is permanent: no retry can fix it.
             assert answer.status == 200
-        line = bot.read_until("ERROR bolt_app.bolt: listener failed")
+        line = bot.read_until()
+        while "listener failed" not in line:
+            line = bot.read_until()
     finally:
         bot.stop()
-    assert line.strip() == "ERROR bolt_app.bolt: listener failed: SlackApiError (Slack error: invalid_auth)"
+    # The terminal's layout (bolt_app/local/console_logs.py): time, level, message.
+    expected = r"\d\d:\d\d:\d\d ERROR +listener failed: SlackApiError \(Slack error: invalid_auth\)"
+    assert re.fullmatch(expected, line.strip()), line
 
 
 def test_a_failed_reply_on_lambda_logs_the_error_type_and_slacks_code(slack):
@@ -415,7 +454,10 @@ def test_the_local_server_runs_a_lazy_command_whose_text_says_payload(slack, mon
     from bolt_app.request_path.gateway import SlackGateway
 
     monkeypatch.delenv("STACK_NAME", raising=False)
-    settings = Settings(bot_token=BOT_TOKEN, signing_secret=SIGNING_SECRET, api_url=slack.api_url)
+    # The suite's user is an admin (the shipped policy gives /stack-status to admins), as in the Lambda tests.
+    settings = Settings(
+        bot_token=BOT_TOKEN, signing_secret=SIGNING_SECRET, api_url=slack.api_url, chatops_admins=("U0HUMAN001",)
+    )
     asgi_app = GuardedAsgiApp(create_app(settings), SlackGateway(settings, Logger(service="slack-bot")))
     fields = sr.slash_command("/stack-status", "payloads-api", response_url=slack.new_response_url())
     body, content_type = sr.form_body(fields)

@@ -21,11 +21,13 @@ from bolt_app.slack_web.blocks import RESTAURANTS
 from tests.conftest import BOT_TOKEN, SIGNING_SECRET
 
 ROOT = Path(__file__).resolve().parent.parent
+# The session's token, as the page the playground serves would send it.
+PAGE_TOKEN = "page-token-for-tests"
 
 
 @pytest.fixture
 def playground(lambda_module: Any, slack: FakeSlack) -> Iterator[Playground]:
-    playground = Playground(slack, lambda_module.handler, SIGNING_SECRET)
+    playground = Playground(slack, lambda_module.handler, SIGNING_SECRET, page_token=PAGE_TOKEN)
     playground.attach_self_invoker(lambda_module.bot.lambda_adapter.self_invoker)
     yield playground
     playground.close()
@@ -38,9 +40,10 @@ def server(playground: Playground) -> Iterator[str]:
         yield base_url
 
 
-def _request(url: str, body: Any = None) -> tuple[int, Any]:
+def _request(url: str, body: Any = None, headers: dict[str, str] | None = None) -> tuple[int, Any]:
     data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, headers={"content-type": "application/json"})
+    sent = {"content-type": "application/json", "x-playground-token": PAGE_TOKEN, **(headers or {})}
+    request = urllib.request.Request(url, data=data, headers={k: v for k, v in sent.items() if v is not None})
     try:
         with urllib.request.urlopen(request, timeout=20) as response:
             status, raw = response.status, response.read()
@@ -67,8 +70,44 @@ def _messages(server: str, channel: str) -> list[dict[str, Any]]:
 def test_the_page_and_its_assets_are_served(server):
     status, html = _request(server + "/")
     assert status == 200 and '<script type="module" src="/static/app.js">' in html
+    # The page carries the session's token, for its actions.
+    assert f'<meta name="playground-token" content="{PAGE_TOKEN}">' in html
     for asset in ("app.js", "render.js", "playground.css"):
         assert _request(server + "/static/" + asset)[0] == 200
+    with urllib.request.urlopen(server + "/favicon.ico", timeout=10) as favicon:
+        assert favicon.status == 200 and favicon.headers["content-type"].startswith("image/svg+xml")
+
+
+@pytest.mark.parametrize(
+    ("headers", "refused_because"),
+    [
+        # DNS rebinding: a page on evil.example whose name now resolves to 127.0.0.1.
+        ({"Host": "evil.example:3000"}, "loopback name"),
+        # A cross-site fetch or form post from a page open in the browser.
+        ({"Origin": "https://evil.example"}, "only the playground's own page"),
+        ({"Origin": "null"}, "only the playground's own page"),
+        # Another local process, or a page that cannot read the playground's: no token.
+        ({"x-playground-token": None}, "x-playground-token"),
+        ({"x-playground-token": "guessed"}, "x-playground-token"),
+    ],
+)
+def test_a_request_the_playgrounds_own_page_could_not_have_sent_is_refused(
+    server, playground, slack, headers, refused_because
+):
+    status, answer = _request(server + "/playground/messages", {"channel": DM_CHANNEL, "text": "hi"}, headers)
+
+    assert status == 403 and refused_because in answer["error"]
+    assert playground.log == [] and slack.calls == [] and slack.messages(DM_CHANNEL) == []
+
+
+def test_the_page_from_its_own_origin_with_the_token_is_answered(server, slack):
+    host = server.removeprefix("http://")
+    for own in ({"Origin": server}, {"Host": host.replace("127.0.0.1", "localhost"), "Origin": None}):
+        status, answer = _request(server + "/playground/messages", {"channel": DM_CHANNEL, "text": "hi"}, own)
+        assert (status, answer["status"]) == (200, 200)
+    # A foreign Host is refused on every path, reading included (DNS rebinding reads as well as writes).
+    assert _request(server + "/playground/state", headers={"Host": "evil.example"})[0] == 403
+    assert len(slack.calls_to("chat.postMessage")) == 2
 
 
 def test_a_dm_goes_through_the_handler_and_the_echo_lands_in_the_conversation(server, slack):
@@ -177,7 +216,7 @@ def test_a_refusal_and_its_audit_record_show_in_the_inspector(fresh_container, s
     # The playground's user in no role (ChatOpsAdmins names someone else): /stack-status is refused, and
     # the local audit trail's record is an inspector entry of its own.
     module = fresh_container(CHATOPS_ADMINS="U0SOMEONE1")
-    playground = Playground(slack, module.handler, SIGNING_SECRET)
+    playground = Playground(slack, module.handler, SIGNING_SECRET, page_token=PAGE_TOKEN)
     playground.attach_audit_trail(registry_of(module.bot.lambda_adapter.app).audit)
     try:
         with serve_asgi_in_thread(create_asgi_app(playground, mount_fake_slack=False)) as server:
@@ -192,13 +231,14 @@ def test_a_refusal_and_its_audit_record_show_in_the_inspector(fresh_container, s
 
 
 def test_a_command_the_manifest_does_not_declare_never_reaches_the_bot(server, playground, slack):
-    # As in Slack: /deploy works only once slack/manifest.json declares it (README, "Add your own command").
-    answer = _send(server, "/deploy now", channel=GENERAL_CHANNEL)
+    # As in Slack: a command works only once slack/manifest.json declares it. Not a name the README tells people
+    # to add (its example command): following the README must not break this test (tests/test_docs.py checks).
+    answer = _send(server, "/not-in-the-manifest now", channel=GENERAL_CHANNEL)
 
-    assert answer == {"sent": False, "reason": "/deploy is not declared in slack/manifest.json"}
+    assert answer == {"sent": False, "reason": "/not-in-the-manifest is not declared in slack/manifest.json"}
     [shown] = _messages(server, GENERAL_CHANNEL)
     assert (shown["user"], shown.get("ephemeral")) == ("USLACKBOT", True)
-    assert shown["text"].startswith("`/deploy` is not a valid command.")
+    assert shown["text"].startswith("`/not-in-the-manifest` is not a valid command.")
     assert [e for e in playground.log if e["type"] == "request"] == []
     assert slack.calls == []
 
@@ -261,3 +301,74 @@ def test_mask_hides_tokens_anywhere_and_known_secrets():
         secrets=["s3cret"],
     )
     assert masked == {"Authorization": MASK, "note": f"use xapp-{MASK} or {MASK}", "n": 1, "token": ""}
+
+
+# -- the inspector's replay: replay protection and exactly-once, seen at work ---------------------
+
+
+def _replay(server: str, entry_id: int, how: str) -> dict[str, Any]:
+    status, answer = _request(server + "/playground/replay", {"id": entry_id, "how": how})
+    assert status == 200, answer
+    return answer
+
+
+def test_a_dm_replayed_as_sent_or_as_slacks_retry_is_answered_once(server, slack):
+    first = _send(server, "only once")
+    assert set(first["replays"]) == {"as_sent", "retry"}
+
+    as_sent = _replay(server, first["id"], "as_sent")
+    retry = _replay(server, first["id"], "retry")
+
+    # The same signature: an event is recognised by its event_id (Slack's own retry can fall in the same second).
+    assert as_sent["request"]["headers"]["x-slack-request-timestamp"] == first["request"]["headers"][
+        "x-slack-request-timestamp"
+    ]
+    assert (as_sent["kind"], as_sent["status"]) == (f"replay of #{first['id']} as sent: event message.im", 200)
+    assert retry["request"]["headers"]["x-slack-retry-num"] == "1"
+    assert retry["status"] == 200
+    assert [c.args["text"] for c in slack.calls_to("chat.postMessage")] == ["Echo: only once"]
+
+
+def test_a_command_replayed_as_sent_is_refused_as_a_replay(server, slack):
+    first = _send(server, "/test", channel=GENERAL_CHANNEL)
+    assert set(first["replays"]) == {"as_sent"}  # Slack never retries a command
+
+    again = _replay(server, first["id"], "as_sent")
+
+    assert again["status"] == 401
+    assert _request(server + "/playground/replay", {"id": first["id"], "how": "retry"})[0] == 400
+
+
+def test_a_second_click_on_a_picked_picker_tells_only_its_clicker_who_won(server, slack):
+    _send(server, "/test", channel=GENERAL_CHANNEL)
+    picker = next(m for m in _messages(server, GENERAL_CHANNEL) if m.get("blocks"))
+    action_id = picker["blocks"][-1]["elements"][0]["action_id"]
+    status, click = _request(
+        server + "/playground/actions", {"channel": GENERAL_CHANNEL, "ts": picker["ts"], "action_id": action_id}
+    )
+    assert status == 200 and click["status"] == 200
+
+    second = _replay(server, click["id"], "retry")
+    as_sent = _replay(server, click["id"], "as_sent")
+
+    assert second["status"] == 200 and second["kind"].startswith(f"second click (#{click['id']})")
+    assert as_sent["status"] == 401  # the same signature again: a replay
+    messages = _messages(server, GENERAL_CHANNEL)
+    picked = [m for m in messages if m.get("ts") == picker["ts"]]
+    assert len(picked) == 1 and "picked" in picked[0]["text"] and "already" not in picked[0]["text"]
+    [told] = [m for m in messages if "already picked" in (m.get("text") or "")]
+    assert told["ephemeral"] is True and told["ephemeral_to"] == HUMAN_ID
+
+
+def test_a_slow_commands_work_delivered_again_does_nothing(server, playground, monkeypatch):
+    monkeypatch.delenv("STACK_NAME", raising=False)
+    _send(server, "/stack-status", channel=GENERAL_CHANNEL)
+    playground.wait_for_invocations()
+    log = _request(server + "/playground/state")[1]["log"]
+    [lazy] = [e for e in log if e["type"] == "request" and e["kind"].startswith("lazy ")]
+
+    again = _replay(server, lazy["id"], "as_sent")
+
+    assert again["status"] == 200
+    posts = [e for e in _request(server + "/playground/state")[1]["log"] if e["type"] == "response_url"]
+    assert len(posts) == 1  # exactly once: the redelivery found its record

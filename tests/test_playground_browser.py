@@ -170,6 +170,107 @@ def test_remote_images_load_only_when_asked(page: Any) -> None:
     expect(_bot_messages(page).last.locator(".sk-img-placeholder")).to_have_count(2)
 
 
+def _open_last_entry(page: Any, has_text: str) -> Any:
+    entry = page.locator("#log .pg-log-request", has_text=has_text).last
+    entry.locator("summary").click()
+    return entry
+
+
+def test_a_second_click_from_the_inspector_is_told_the_first_pick_stands(page: Any) -> None:
+    """The README's picker row: a later click changes nothing and only its clicker hears who won."""
+    from playwright.sync_api import expect
+
+    page.click("[data-channel=C0GENERAL1]")
+    _send(page, "/test")
+    picker = _bot_messages(page).last
+    picker_ts = picker.get_attribute("data-ts")
+    picker.locator(".sk-button", has_text="Ler Ros").click()
+    picked = page.locator(f'#messages .sk-message[data-ts="{picker_ts}"]')
+    expect(picked).to_contain_text("@dwight picked Ler Ros")
+
+    click = _open_last_entry(page, "block_actions")
+    click.locator(".pg-replay", has_text="Click again").click()
+    told = page.locator("#messages .sk-ephemeral", has_text="already picked").last
+    expect(told).to_contain_text("@dwight already picked Ler Ros; the first pick stands.")
+    expect(picked).to_contain_text("@dwight picked Ler Ros")  # unchanged
+    expect(page.locator("#log .pg-log-request", has_text="second click").last).to_contain_text("200")
+
+    # The same request again, signature and all: what a replay attack sends.
+    _open_last_entry(page, "block_actions").locator(".pg-replay", has_text="Replay as sent").click()
+    expect(page.locator("#log .pg-log-request", has_text="as sent:").last).to_contain_text("401")
+
+
+def test_a_dm_replayed_as_slacks_retry_is_not_answered_twice(page: Any) -> None:
+    from playwright.sync_api import expect
+
+    _send(page, "say this once")
+    expect(_bot_messages(page).last).to_contain_text("Echo: say this once")
+    echoes = page.locator("#messages .sk-from-bot", has_text="Echo: say this once")
+    _open_last_entry(page, "event message.im").locator(".pg-replay", has_text="Slack's retry").click()
+    expect(page.locator("#log .pg-log-request", has_text="retry of #").last).to_contain_text("200")
+    expect(echoes).to_have_count(1)
+
+
+def test_a_slow_command_answers_in_two_visible_steps(page: Any) -> None:
+    """The README: the ack at once, then, about a second later, the report replacing it."""
+    from playwright.sync_api import expect
+
+    page.click("[data-channel=C0GENERAL1]")
+    _send(page, "/stack-status")
+    ack = page.locator("#messages .sk-from-bot", has_text="Checking stack playground-stack").last
+    expect(ack).to_be_visible()
+    ack_ts = ack.get_attribute("data-ts")
+    report = page.locator(f'#messages .sk-message[data-ts="{ack_ts}"]')
+    expect(report).to_contain_text("playground-stack", timeout=15_000)
+    expect(report).to_contain_text("CREATE_COMPLETE", timeout=15_000)
+    expect(report).not_to_contain_text("Checking")
+    lazy = page.locator("#log .pg-log-request", has_text="lazy report_stack_status").last
+    expect(lazy).to_contain_text("200")
+
+
+def test_emoji_are_drawn_in_colour_not_as_empty_boxes(renderer: Any) -> None:
+    """Debian's Chromium has no emoji font of its own: without fonts-noto-color-emoji (.ci/run installs it)
+    the picker's ⭐ and the composer's 📎 are empty boxes, drawn in the text's colour alone."""
+    coloured = renderer.evaluate(
+        """() => {
+          const canvas = document.createElement("canvas");
+          canvas.width = canvas.height = 64;
+          const ctx = canvas.getContext("2d");
+          ctx.fillStyle = "#000";
+          ctx.font = `48px ${getComputedStyle(document.body).fontFamily}`;
+          ctx.fillText("\u2b50\ud83d\udcce", 0, 50);
+          const pixels = ctx.getImageData(0, 0, 64, 64).data;
+          let count = 0;
+          for (let i = 0; i < pixels.length; i += 4) {
+            if (pixels[i] !== pixels[i + 1] || pixels[i + 1] !== pixels[i + 2]) count++;
+          }
+          return count;
+        }"""
+    )
+    assert coloured > 50, "no colour emoji font: apt-get install -y fonts-noto-color-emoji"
+
+
+@pytest.mark.parametrize("width", [1280, 1440])
+def test_the_header_stays_on_one_line(browser: Any, playground_url: str, width: int) -> None:
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    try:
+        page = context.new_page()
+        offline(page, playground_url)
+        page.goto(playground_url)
+        page.wait_for_function("document.title.startsWith('Slack playground — ')")
+        title = page.locator("#conversation-title")
+        # One line box per line of text: more than one means the name wrapped.
+        lines = title.evaluate(
+            "h => { const r = document.createRange(); r.selectNodeContents(h); return r.getClientRects().length; }"
+        )
+        assert lines == 1, f"the conversation title wraps at {width} px"
+        header, title_height = page.locator(".pg-header").bounding_box(), title.bounding_box()["height"]
+        assert header["height"] < 2.5 * title_height, f"the header takes more than one line at {width} px"
+        assert page.title() == "Slack playground — chatops-bot"
+    finally:
+        context.close()
+
+
 # -- the renderer, a pure module, called in the page ---------------------------------------------
 
 USERS = {"U0HUMAN001": "dwight", "U0FAKEBOT1": "chatops-bot"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+from urllib.error import URLError
 
 import pytest
 
@@ -92,3 +93,24 @@ def test_expired_response_url_is_not_retried(invoke, slack):
 
     assert 200 <= response["statusCode"] < 300
     assert slack.arrivals.count("response_url") == 1  # no retry of a 404
+
+
+@pytest.mark.parametrize(
+    ("error", "line"),
+    [
+        (URLError("[Errno 111] Connection refused"), "(could not reach Slack: URLError)"),
+        (TimeoutError("timed out"), "(could not reach Slack: TimeoutError)"),
+    ],
+    ids=["connection_refused", "timeout"],
+)
+def test_a_call_that_never_reached_slack_is_not_called_a_slack_error(caplog, error, line):
+    from bolt_app.app import handle_listener_error
+
+    logger = logging.getLogger("tests.listener")
+    with caplog.at_level(logging.ERROR, logger="tests.listener"):
+        response = handle_listener_error(error, logger)
+
+    assert response is None  # transient: Bolt keeps its 500, and Slack retries
+    [record] = _failure_records(caplog)
+    assert record.getMessage() == f"listener failed: {type(error).__name__} {line}"
+    assert "Slack error" not in record.getMessage()

@@ -119,12 +119,17 @@ class LogGroupAuditTrail(AuditTrail):
 
     def __init__(self, log_group: str) -> None:
         self.log_group = log_group
-        # Streams are per container: concurrent containers never write into one another's stream.
-        self._container = uuid.uuid4().hex
+        # A stream per container, named at its first write rather than at init: containers restored from
+        # one SnapStart snapshot then still get streams of their own. (Sharing one would be harmless too:
+        # PutLogEvents takes concurrent writers to a stream since sequence tokens went.)
+        self._container: str | None = None
         self._created: set[str] = set()
         self._lock = threading.Lock()
 
     def stream_name(self, when: float) -> str:
+        with self._lock:
+            if self._container is None:
+                self._container = uuid.uuid4().hex
         return time.strftime("%Y/%m/%d/", time.gmtime(when)) + self._container
 
     def record(self, record: AuditRecord) -> bool:

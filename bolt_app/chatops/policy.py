@@ -19,10 +19,9 @@ naming the file and the problem (docs/chatops.md has the full schema).
 
 from __future__ import annotations
 
-import difflib
 import re
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,6 +40,8 @@ TOP_LEVEL_KEYS = ("roles", "commands")
 USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
 ROLE_NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
+# A Slack user group by its handle, as people type it: "@oncall" (bolt_app/chatops/usergroups.py).
+GROUP_HANDLE = re.compile(r"^@[a-z0-9][a-z0-9._-]*$")
 # "/stack-status" (a slash command) or a bare name for buttons that belong to no command ("alarms").
 COMMAND_NAME = re.compile(r"^/?[a-z0-9][a-z0-9_.-]*$")
 
@@ -66,10 +67,24 @@ class CommandRule:
 class Policy:
     """An immutable, validated policy. Every question is a few dictionary and set look-ups."""
 
-    def __init__(self, roles: Mapping[str, frozenset[str]], commands: Mapping[str, CommandRule], source: str) -> None:
+    def __init__(
+        self,
+        roles: Mapping[str, frozenset[str]],
+        commands: Mapping[str, CommandRule],
+        source: str,
+        role_groups: Mapping[str, frozenset[str]] | None = None,
+    ) -> None:
         self.roles = dict(roles)
         self.commands = dict(commands)
         self.source = source
+        # role -> the Slack user group handles (without "@") whose members are in it too.
+        self.role_groups = {role: groups for role, groups in (role_groups or {}).items() if groups}
+        # handle -> member IDs; set by chatops.install when the policy names a group (UserGroups.members).
+        self.group_members: Callable[[str], frozenset[str]] | None = None
+
+    @property
+    def names_user_groups(self) -> bool:
+        return bool(self.role_groups)
 
     # -- loading ---------------------------------------------------------------------------------
 
@@ -98,6 +113,7 @@ class Policy:
         if not isinstance(raw_roles, dict):
             raise fail("[roles] must be a table of role = [user IDs]")
         roles: dict[str, frozenset[str]] = {}
+        role_groups: dict[str, frozenset[str]] = {}
         for name, members in raw_roles.items():
             if not ROLE_NAME.match(name) or name == EVERYONE:
                 raise fail(f"[roles] {name!r} is not a usable role name (lowercase letters, digits, - and _)")
@@ -105,10 +121,12 @@ class Policy:
             listed = _string_list(members, where, fail)
             for member in listed:
                 if member.startswith("@"):
-                    raise fail(f"{where}: Slack user groups ({member!r}) are not supported; list user IDs")
-                if not USER_ID.match(member):
-                    raise fail(f"{where}: {member!r} is not a Slack user ID (U… or W…)")
-            roles[name] = frozenset(listed)
+                    if not GROUP_HANDLE.match(member):
+                        raise fail(f'{where}: {member!r} is not a Slack user group handle ("@oncall")')
+                elif not USER_ID.match(member):
+                    raise fail(f'{where}: {member!r} is not a Slack user ID (U… or W…) or a user group ("@oncall")')
+            roles[name] = frozenset(m for m in listed if not m.startswith("@"))
+            role_groups[name] = frozenset(m[1:] for m in listed if m.startswith("@"))
         admins = tuple(a.strip() for a in extra_admins if a.strip())
         for admin in admins:
             if not USER_ID.match(admin):
@@ -144,7 +162,7 @@ class Policy:
                 if not CHANNEL_ID.match(channel):
                     raise fail(f"{where} channels: {channel!r} is not a Slack channel ID (C…, G… or D…)")
             commands[command] = CommandRule(grants=grants, channels=frozenset(channels))
-        return cls(roles, commands, source)
+        return cls(roles, commands, source, role_groups)
 
     # -- questions -------------------------------------------------------------------------------
 
@@ -190,6 +208,9 @@ class Policy:
             members = self.roles.get(principal)
             if members is not None and user_id in members:
                 return principal
+            groups, group_members = self.role_groups.get(principal), self.group_members
+            if groups and group_members is not None and any(user_id in group_members(g) for g in sorted(groups)):
+                return principal
         return None
 
 
@@ -202,6 +223,8 @@ def _string_list(value: Any, where: str, fail: Any) -> list[str]:
 def _no_unknown_keys(table: dict[str, Any], known: tuple[str, ...], where: str, fail: Any) -> None:
     for key in table:
         if key not in known:
+            import difflib  # only on the way to an error: not on every cold start
+
             close = difflib.get_close_matches(key, known, n=1)
             hint = f"; did you mean {close[0]!r}?" if close else f" (known: {', '.join(known)})"
             raise fail(f"unknown key {key!r} {where}{hint}")

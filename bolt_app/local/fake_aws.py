@@ -113,3 +113,48 @@ def access_denied_app(service: str, action: str) -> Starlette:
 def serve_access_denied(service: str, action: str) -> Iterator[str]:
     with serve_asgi_in_thread(access_denied_app(service, action)) as base_url:
         yield base_url
+
+
+# What the playground's stand-in stack answers: a realistic second (CloudFormation's DescribeStacks from a
+# Lambda in the region takes a few hundred milliseconds, and a cold client adds its TLS handshake), so the
+# slow command's two steps — the ack, then the report replacing it — can be seen.
+STAND_IN_DELAY_S = 1.0
+
+
+def stand_in_stack_app(stack_name: str, outputs: dict[str, str], delay_s: float = STAND_IN_DELAY_S) -> Starlette:
+    """CloudFormation's DescribeStacks for one stack (query protocol, XML), answered after `delay_s`;
+    any other stack is CloudFormation's ValidationError "does not exist"."""
+    import asyncio
+    from datetime import UTC, datetime
+    from html import escape
+    from urllib.parse import parse_qs
+
+    created = datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+    async def describe_stacks(request: Request) -> Response:
+        form = {k: v[0] for k, v in parse_qs((await request.body()).decode()).items()}
+        await asyncio.sleep(delay_s)
+        request_id = str(uuid.uuid4())
+        namespace = "http://cloudformation.amazonaws.com/doc/2010-05-15/"
+        if form.get("Action") != "DescribeStacks" or form.get("StackName") != stack_name:
+            body = (
+                f'<ErrorResponse xmlns="{namespace}"><Error><Type>Sender</Type><Code>ValidationError</Code>'
+                f"<Message>Stack with id {escape(form.get('StackName', ''))} does not exist</Message></Error>"
+                f"<RequestId>{request_id}</RequestId></ErrorResponse>"
+            )
+            return Response(body, status_code=400, media_type="text/xml")
+        members = "".join(
+            f"<member><OutputKey>{escape(k)}</OutputKey><OutputValue>{escape(v)}</OutputValue></member>"
+            for k, v in outputs.items()
+        )
+        body = (
+            f'<DescribeStacksResponse xmlns="{namespace}"><DescribeStacksResult><Stacks><member>'
+            f"<StackName>{escape(stack_name)}</StackName>"
+            f"<StackId>arn:aws:cloudformation:us-east-1:123456789012:stack/{escape(stack_name)}/{request_id}</StackId>"
+            f"<CreationTime>{created}</CreationTime><StackStatus>CREATE_COMPLETE</StackStatus>"
+            f"<Outputs>{members}</Outputs></member></Stacks></DescribeStacksResult>"
+            f"<ResponseMetadata><RequestId>{request_id}</RequestId></ResponseMetadata></DescribeStacksResponse>"
+        )
+        return Response(body, media_type="text/xml", headers={"x-amzn-RequestId": request_id})
+
+    return Starlette(routes=[Route("/", describe_stacks, methods=["POST"])])

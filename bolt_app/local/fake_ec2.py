@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl
 from xml.sax.saxutils import escape
 
@@ -80,7 +81,41 @@ class FakeEC2:
             yield self
 
     async def _call(self, request: Request) -> Response:
-        params = dict(parse_qsl((await request.body()).decode("utf-8"), keep_blank_values=True))
+        return self.answer(await request.body())
+
+    @contextmanager
+    def serve_plain(self) -> Iterator[FakeEC2]:
+        """Served by the standard library's threaded HTTP server (no event loop of its own to leave behind
+        when a local run is stopped with Ctrl+C)."""
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                answer = fake.answer(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+                self.send_response(answer.status_code)
+                for name, value in answer.headers.items():
+                    if name.lower() != "content-length":
+                        self.send_header(name, value)
+                self.send_header("Content-Length", str(len(answer.body)))
+                self.end_headers()
+                self.wfile.write(answer.body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        server.daemon_threads = True
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        self.base_url = f"http://127.0.0.1:{server.server_address[1]}"
+        try:
+            yield self
+        finally:
+            server.shutdown()
+            server.server_close()
+
+    def answer(self, body: bytes) -> Response:
+        params = dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
         action = params.get("Action", "")
         with self._lock:
             self.calls.append(action)
@@ -240,7 +275,7 @@ def local_fleet() -> Iterator[FakeEC2 | None]:
     if os.environ.get("LOCAL_EC2", "").strip().lower() == "aws" or os.environ.get("AWS_ENDPOINT_URL_EC2"):
         yield None
         return
-    with FakeEC2(settle_seconds=8.0).serve() as fake:
+    with FakeEC2(settle_seconds=8.0).serve_plain() as fake:
         os.environ["AWS_ENDPOINT_URL_EC2"] = fake.base_url + "/"
         os.environ.setdefault("AWS_DEFAULT_REGION", os.environ.get("AWS_REGION") or "us-east-1")
         if not os.environ.get("AWS_ACCESS_KEY_ID") and not os.environ.get("AWS_PROFILE"):

@@ -98,6 +98,8 @@ class FakeSlack:
         self.conversations: dict[str, list[dict[str, Any]]] = defaultdict(list)
         # Bumped on every change to `conversations`, so a viewer can tell when to redraw.
         self.revision = 0
+        # Slack user groups: handle -> member IDs, as usergroups.list answers them (the policy's "@handle").
+        self.usergroups: dict[str, list[str]] = {}
         self._faults: dict[str, deque[Fault]] = defaultdict(deque)
         self._response_urls: dict[str, dict[str, Any]] = {}
         self._ts = itertools.count(1)
@@ -108,6 +110,7 @@ class FakeSlack:
             "chat.update": self._chat_update,
             "chat.postEphemeral": self._chat_post_ephemeral,
             "apps.connections.open": self._apps_connections_open,
+            "usergroups.list": self._usergroups_list,
         }
 
     # -- test controls ---------------------------------------------------------------
@@ -156,6 +159,7 @@ class FakeSlack:
             self.response_posts.clear()
             self._faults.clear()
             self.conversations.clear()
+            self.usergroups.clear()
             self.revision += 1
 
     # -- the conversation store -------------------------------------------------------
@@ -332,6 +336,20 @@ class FakeSlack:
             "bot_id": self.bot_id,
             "is_enterprise_install": False,
         }
+
+    def _usergroups_list(self, args: dict[str, Any]) -> dict[str, Any]:
+        # As Slack answers: `users` only with include_users (sent as the string "true"/"1" in a form body).
+        include_users = str(args.get("include_users", "")).lower() in ("true", "1")
+        groups = []
+        for number, (handle, users) in enumerate(sorted(self.usergroups.items()), start=1):
+            group: dict[str, Any] = {"id": f"S0FAKEGRP{number}", "team_id": self.team_id, "handle": handle}
+            group["name"] = handle
+            group["date_delete"] = 0
+            group["user_count"] = len(users)
+            if include_users:
+                group["users"] = list(users)
+            groups.append(group)
+        return {"ok": True, "usergroups": groups}
 
     def _apps_connections_open(self, args: dict[str, Any]) -> dict[str, Any]:
         ticket = f"{next(self._ts):08d}"

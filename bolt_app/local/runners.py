@@ -12,6 +12,7 @@ import sys
 from bolt_app.app import create_app
 from bolt_app.aws_lambda.asgi import EVENTS_PATH
 from bolt_app.config import Settings
+from bolt_app.local.console_logs import use_readable_lines
 
 
 def run_socket_mode(settings: Settings) -> int:
@@ -20,6 +21,7 @@ def run_socket_mode(settings: Settings) -> int:
 
     assert settings.app_token, "Socket Mode needs SLACK_APP_TOKEN"
     app = create_app(settings)
+    use_readable_lines()
     print("Connecting to Slack over Socket Mode (Ctrl+C to stop)", flush=True)
     # The same exactly-once store as HTTP: DynamoDB when IDEMPOTENCY_TABLE is set, else in memory.
     handler = ExactlyOnceSocketModeHandler(app, settings.app_token, exactly_once_store(settings.idempotency_table))
@@ -50,8 +52,10 @@ def run_http(settings: Settings, host: str, port: int) -> int:
         return 1
     # The same guard and exactly-once path as on Lambda (in-memory records unless IDEMPOTENCY_TABLE is set).
     asgi_app = GuardedAsgiApp(create_app(settings), SlackGateway(settings, Logger(service="slack-bot")))
+    use_readable_lines()
     print(f"Serving Slack requests on http://{host}:{sock.getsockname()[1]}{EVENTS_PATH} (Ctrl+C to stop)", flush=True)
-    config = uvicorn.Config(asgi_app, log_level=logging.getLevelName(logging.INFO).lower())
+    # log_config=None: uvicorn's lines (one per request) go through the root logger, in the terminal's one layout.
+    config = uvicorn.Config(asgi_app, log_config=None, log_level=logging.getLevelName(logging.INFO).lower())
     try:
         uvicorn.Server(config).run(sockets=[sock])
     except KeyboardInterrupt:  # uvicorn re-raises Ctrl+C after its graceful shutdown

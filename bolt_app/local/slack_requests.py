@@ -326,7 +326,7 @@ class LambdaContext:
 
     function_name: str = "slack-bot"
     function_version: str = "$LATEST"
-    memory_limit_in_mb: int = 512
+    memory_limit_in_mb: int = 1024  # template.yaml's MemorySize
     aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
 
     @property

@@ -11,11 +11,13 @@ import os
 import secrets
 import sys
 
-from bolt_app.chatops import registry_of
+from bolt_app.chatops import Policy, registry_of
+from bolt_app.config import ConfigError, Settings
+from bolt_app.local.console_logs import use_readable_lines
 from bolt_app.local.fake_slack import FakeSlack
 from bolt_app.local.listening import CannotListen, listening_socket
 from bolt_app.local.playground import people
-from bolt_app.local.playground.server import SLACK_MOUNT, create_asgi_app
+from bolt_app.local.playground.server import SLACK_MOUNT, STAND_IN_AWS_MOUNT, create_asgi_app
 from bolt_app.local.playground.session import HUMAN_ID, Playground
 
 __all__ = ["Playground", "create_asgi_app", "serve", "start_session"]
@@ -23,6 +25,10 @@ __all__ = ["Playground", "create_asgi_app", "serve", "start_session"]
 # Deployment settings the playground drops: the bot must talk to the playground and nowhere else
 # (no Secrets Manager, no DynamoDB: exactly-once records stay in memory).
 _REAL_SLACK_SETTINGS = ("SLACK_APP_TOKEN", "SLACK_SECRET_ARN", "SLACK_BOT_ID", "SLACK_BOT_USER_ID", "IDEMPOTENCY_TABLE")
+# `/stack-status` reads a stand-in stack on the playground's own port (bolt_app/local/fake_aws.py), never AWS:
+# made-up credentials, and no profile or session token of yours is used.
+STAND_IN_STACK = "playground-stack"
+_REAL_AWS_SETTINGS = ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_LAMBDA_FUNCTION_NAME")
 
 
 def start_session(base_url: str) -> Playground:
@@ -34,7 +40,7 @@ def start_session(base_url: str) -> Playground:
     fake = FakeSlack(bot_token=f"xoxb-playground-{secrets.token_hex(12)}")
     fake.base_url = base_url.rstrip("/") + SLACK_MOUNT
     signing_secret = secrets.token_hex(16)
-    for name in _REAL_SLACK_SETTINGS:
+    for name in (*_REAL_SLACK_SETTINGS, *_REAL_AWS_SETTINGS):
         os.environ.pop(name, None)
     os.environ.update(SLACK_BOT_TOKEN=fake.bot_token, SLACK_SIGNING_SECRET=signing_secret, SLACK_API_URL=fake.api_url)
     # You, in the playground, are an admin of the command policy (policy.toml), as a deployer who set the
@@ -42,6 +48,18 @@ def start_session(base_url: str) -> Playground:
     os.environ["CHATOPS_ADMINS"] = HUMAN_ID
     # The user switcher's roles (the playground's own policy file) and the stand-in EC2 fleet for /instances.
     people.configure_environment(base_url)
+    # The command policy first: a broken one is a ConfigError here, as it is at a Lambda cold start
+    # (where handler.py logs it and answers 500), not an app that failed to build.
+    settings = Settings.from_env()
+    Policy.load(settings.policy_file, settings.chatops_admins)
+    os.environ.update(
+        STACK_NAME=STAND_IN_STACK,
+        AWS_ENDPOINT_URL_CLOUDFORMATION=base_url.rstrip("/") + STAND_IN_AWS_MOUNT + "/",
+        AWS_ACCESS_KEY_ID="playground",
+        AWS_SECRET_ACCESS_KEY="playground",
+        AWS_REGION="us-east-1",
+        AWS_DEFAULT_REGION="us-east-1",
+    )
     sys.modules.pop("handler", None)
     handler_module = importlib.import_module("handler")
     playground = Playground(fake, handler_module.handler, signing_secret)
@@ -63,9 +81,18 @@ def serve(host: str = "127.0.0.1", port: int = 3000) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 1
     url = f"http://{host}:{sock.getsockname()[1]}"
-    playground = start_session(url)
+    try:
+        playground = start_session(url)
+    except ConfigError as error:  # policy.toml (or CHATOPS_ADMINS) that cannot be used: one line, no traceback
+        print(f"error: {error}", file=sys.stderr)
+        sock.close()
+        return 2
+    # handler.py has set its loggers up for Lambda (JSON): one readable line each in the terminal.
+    use_readable_lines()
     print(f"Slack playground: {url} (no Slack workspace needed; Ctrl+C to stop)", flush=True)
-    config = uvicorn.Config(create_asgi_app(playground), log_level="warning", timeout_graceful_shutdown=2)
+    config = uvicorn.Config(
+        create_asgi_app(playground, listen_host=host), log_level="warning", timeout_graceful_shutdown=2
+    )
     try:
         uvicorn.Server(config).run(sockets=[sock])
     except KeyboardInterrupt:

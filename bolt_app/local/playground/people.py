@@ -48,18 +48,10 @@ def names() -> dict[str, str]:
 
 
 def configure_environment(base_url: str) -> None:
-    """Before handler.py is imported: the playground's policy, and the stand-in fleet for `/instances`."""
+    """Before handler.py is imported: the playground's policy, and the stand-in fleet for `/instances`
+    (start_session gives botocore made-up credentials: nothing of yours signs a call to the stand-in)."""
     os.environ["CHATOPS_POLICY_FILE"] = str(POLICY_FILE)
     os.environ["AWS_ENDPOINT_URL_EC2"] = base_url.rstrip("/") + STAND_IN_EC2_MOUNT + "/"
-    # Made-up credentials: botocore signs with them, and they only ever reach the stand-in on loopback.
-    os.environ.update(
-        AWS_ACCESS_KEY_ID="playground",
-        AWS_SECRET_ACCESS_KEY="playground",
-        AWS_REGION=os.environ.get("AWS_REGION") or "us-east-1",
-        AWS_DEFAULT_REGION=os.environ.get("AWS_REGION") or "us-east-1",
-    )
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
-        os.environ.pop(name, None)
 
 
 def fleet() -> FakeEC2:

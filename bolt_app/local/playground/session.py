@@ -12,6 +12,7 @@ import base64
 import itertools
 import json
 import logging
+import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -29,13 +30,27 @@ logger = logging.getLogger(__name__)
 
 HUMAN_ID = "U0HUMAN001"
 HUMAN_NAME = "dwight"
-BOT_NAME = "chatops-bot"
+# The one place the bot's name is set: the manifest's bot user (what Slack shows), here and in the page title.
+BOT_NAME = manifest.load_manifest()["features"]["bot_user"]["display_name"]
 DM_CHANNEL = "D0PLAYDM01"
 GENERAL_CHANNEL = "C0GENERAL1"
 # Kept bounded: the page fetches it whole on every change.
 MAX_LOG_ENTRIES = 300
 
 LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+
+AS_SENT, AS_RETRY = "as_sent", "retry"
+
+
+@dataclass(frozen=True)
+class Sent:
+    """A request as the playground sent it to the bot, for the inspector's replay."""
+
+    kind: str
+    event: dict[str, Any]
+    # The unsigned body and its content type (None for a self-invocation, which is not signed).
+    body_and_type: tuple[str, str] | None
 
 
 class PlaygroundError(ValueError):
@@ -53,8 +68,12 @@ CHANNELS = (Channel(DM_CHANNEL, BOT_NAME, True), Channel(GENERAL_CHANNEL, "gener
 
 
 class Playground:
-    def __init__(self, fake: FakeSlack, lambda_handler: LambdaHandler, signing_secret: str) -> None:
+    def __init__(
+        self, fake: FakeSlack, lambda_handler: LambdaHandler, signing_secret: str, page_token: str | None = None
+    ) -> None:
         self.fake = fake
+        # What the page sends with every action (bolt_app/local/playground/server.py): made up per session.
+        self.page_token = page_token or secrets.token_urlsafe(24)
         self.lambda_handler = lambda_handler
         self.signing_secret = signing_secret
         self.log: list[dict[str, Any]] = []
@@ -65,6 +84,8 @@ class Playground:
         self._invoke_lock = threading.Lock()
         # Lazy listeners' self-invocations, delivered once the request that started them is answered.
         self._queued_invocations: list[dict[str, Any]] = []
+        # What each logged request sent (inspector entry id -> request), for the inspector's replay.
+        self._sent: dict[int, Sent] = {}
         self._invocation_threads: list[threading.Thread] = []
         self._self_invoker: Any = None
         self._previous_deliver: Any = None
@@ -106,6 +127,7 @@ class Playground:
             # Any change to the conversations or the log changes this number.
             "version": self.fake.revision + revision,
             "me": self.me,
+            "bot_name": BOT_NAME,
             "users": {HUMAN_ID: HUMAN_NAME, **people.names(), self.fake.bot_user_id: BOT_NAME},
             "bot_user_id": self.fake.bot_user_id,
             "channels": [
@@ -246,28 +268,40 @@ class Playground:
 
     # -- the request to the bot ---------------------------------------------------------
 
-    def _invoke(self, kind: str, body_and_type: tuple[str, str]) -> dict[str, Any]:
-        event = sr.signed_event(self.signing_secret, body_and_type)
+    def _invoke(
+        self, kind: str, body_and_type: tuple[str, str], *, retry_num: int | None = None, **fields: Any
+    ) -> dict[str, Any]:
+        event = sr.signed_event(self.signing_secret, body_and_type, retry_num=retry_num)
         request = {"headers": event["headers"], "body": _parsed(*body_and_type)}
+        # What the inspector offers to send again (see replay).
+        replays = {AS_SENT: "Replay as sent"}
+        if kind.startswith("event "):
+            replays[AS_RETRY] = "Replay as Slack's retry"
+        elif kind.startswith("block_actions "):
+            replays[AS_RETRY] = "Click again"
 
         def raised(error: Exception) -> dict[str, Any]:
             # What API Gateway does when the function raises: a 500, the trace in the logs.
             logger.exception("the Lambda handler raised")
             return {"statusCode": 500, "body": f"handler raised {type(error).__name__}: {error}"}
 
-        return self._run_logged(event, request, raised, kind=kind)
+        sent = Sent(kind, event, body_and_type)
+        return self._run_logged(event, request, raised, sent=sent, kind=kind, replays=replays, **fields)
 
     def _run_logged(
         self,
         event: dict[str, Any],
         request: dict[str, Any],
         raised: Callable[[Exception], dict[str, Any]],
+        *,
+        sent: Sent,
         **fields: Any,
     ) -> dict[str, Any]:
         """One inspector entry for one call of the Lambda handler: logged before, its answer and time after."""
         entry: dict[str, Any] = {
             "id": next(self._ids),
             "type": "request",
+            "replays": {},
             **fields,
             "time": time.time(),
             "status": None,
@@ -275,6 +309,10 @@ class Playground:
             "request": self._masked(request),
             "response_body": None,
         }
+        with self._lock:
+            self._sent[entry["id"]] = sent
+            for old in [i for i in self._sent if i <= entry["id"] - MAX_LOG_ENTRIES]:
+                del self._sent[old]
         self._append(entry)
         with self._invoke_lock:
             started = time.perf_counter()
@@ -291,7 +329,48 @@ class Playground:
                 status=response.get("statusCode"), ms=round(elapsed, 1), response_body=self._masked(_json_or_text(body))
             )
             self._revision += 1
+        # The terminal's line for it (the inspector has the details).
+        logger.info("request %s: HTTP %s in %.0f ms", entry["kind"], entry["status"], elapsed)
         return dict(entry)
+
+    # -- sending a recorded request again ----------------------------------------------------
+
+    def replay(self, entry_id: int, how: str) -> dict[str, Any]:
+        """Send the request of inspector entry `entry_id` again: `as_sent` (byte for byte, its signature too:
+        what a replay attack sends, or Lambda redelivering a self-invocation), or `retry` (signed anew: an
+        event as Slack retries it, with X-Slack-Retry-Num; a click as a second click on the same message)."""
+        try:
+            return self._replay(entry_id, how)
+        finally:
+            self._start_queued_invocations()
+
+    def _replay(self, entry_id: int, how: str) -> dict[str, Any]:
+        with self._lock:
+            sent = self._sent.get(entry_id)
+            offered = next((e.get("replays") or {} for e in self.log if e.get("id") == entry_id), {})
+        if sent is None or how not in offered:
+            raise PlaygroundError(f"request {entry_id} cannot be replayed {how.replace('_', ' ')}")
+        if how == AS_SENT:
+            kind = f"replay of #{entry_id} as sent: {sent.kind}"
+            request = {"headers": sent.event.get("headers"), "body": _parsed_form_or_json(sent.event)}
+            return self._run_logged(sent.event, request, _raised_on_replay, sent=sent, kind=kind)
+        assert sent.body_and_type is not None
+        if sent.kind.startswith("event "):
+            # Slack's retry: the same body, signed now, numbered (its first retry comes at once).
+            return self._invoke(f"retry of #{entry_id}: {sent.kind}", sent.body_and_type, retry_num=1)
+        # A second click on the same message: a new click (its own action_ts, trigger_id, response_url).
+        payload = json.loads(dict(parse_qsl(sent.body_and_type[0]))["payload"])
+        container = payload.get("container") or {}
+        payload["response_url"] = self.fake.new_response_url(
+            channel=str(container.get("channel_id")),
+            message_ts=str(container.get("message_ts")),
+            # The same clicker again (the user switcher may have moved on since).
+            user=str((payload.get("user") or {}).get("id") or self.me),
+        )
+        payload["trigger_id"] = f"{payload.get('trigger_id', 'trigger')}.again"
+        for action in payload.get("actions") or []:
+            action["action_ts"] = f"{time.time():.6f}"
+        return self._invoke(f"second click (#{entry_id}): {sent.kind}", sr.interactive_body(payload))
 
     # -- Lambda's asynchronous invoke, played in-process ------------------------------------
 
@@ -317,12 +396,16 @@ class Playground:
             # on-failure destination. The playground shows it and stops there.
             return {"statusCode": 500, "body": f"raised {type(error).__name__}: Lambda would retry this event"}
 
+        kind = f"lazy {function} (async self-invocation)"
         self._run_logged(
             event,
             request,
             raised,
-            kind=f"lazy {function} (async self-invocation)",
+            sent=Sent(kind, event, None),
+            kind=kind,
             request_title="Lambda self-invocation (InvocationType=Event; authorised by IAM, not signed)",
+            # Lambda delivers an asynchronous event again after a function error, or now and then twice.
+            replays={AS_SENT: "Deliver again (as Lambda may)"},
         )
 
     def attach_audit_trail(self, audit: Any) -> None:
@@ -338,6 +421,8 @@ class Playground:
 
     def _on_fake_slack(self, item: ApiCall | ResponseUrlPost) -> None:
         if isinstance(item, ApiCall):
+            answer = item.answer if isinstance(item.answer, dict) else {}
+            logger.info("Web API %s: %s", item.method, "ok" if answer.get("ok") else answer.get("error", "failed"))
             record = {
                 "type": "api",
                 "method": item.method,
@@ -346,6 +431,8 @@ class Playground:
                 "answer": item.answer,
             }
         else:
+            how = [k for k in ("replace_original", "delete_original") if item.payload.get(k)]
+            logger.info("response_url post: %s", ", ".join(how) or item.payload.get("response_type") or "ephemeral")
             record = {"type": "response_url", "payload": item.payload, "context": item.context}
         self._append({"id": next(self._ids), "time": time.time(), **self._masked(record)})
 
@@ -357,6 +444,11 @@ class Playground:
 
     def _masked(self, value: Any) -> Any:
         return mask(value, secrets=(self.signing_secret, self.fake.bot_token))
+
+
+def _raised_on_replay(error: Exception) -> dict[str, Any]:
+    logger.exception("the Lambda handler raised")
+    return {"statusCode": 500, "body": f"handler raised {type(error).__name__}: {error}"}
 
 
 def _channel(channel_id: str) -> Channel:

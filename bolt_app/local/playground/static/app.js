@@ -3,6 +3,8 @@
 import { escapeHtml, renderConversation } from "/static/render.js";
 
 const POLL_MS = 600;
+// The session's token, put into the page by the playground: every action must carry it (server.py).
+const TOKEN = document.querySelector('meta[name="playground-token"]')?.content ?? "";
 const $ = (id) => document.getElementById(id);
 let state = null;
 let current = "D0PLAYDM01";
@@ -34,6 +36,7 @@ async function refresh(force = false) {
   // Versions only grow: a poll that started before a send may answer after it, with an older state.
   if (state && (next.version < state.version || (!force && next.version === state.version))) return;
   state = next;
+  document.title = `Slack playground — ${state.bot_name}`;
   draw();
 }
 
@@ -93,8 +96,18 @@ function logSummary(entry) {
   return `<span class="pg-tag pg-tag-response">response_url</span> ${escapeHtml(how)}`;
 }
 
+// Send a recorded request again: as sent (its signature too: replay protection at work) or signed anew
+// (Slack's retry of an event, a second click): exactly-once at work.
+function replayButtons(entry) {
+  const replays = Object.entries(entry.replays ?? {});
+  if (!replays.length || entry.status === null) return "";
+  return `<div class="pg-replays">${replays
+    .map(([how, label]) => `<button type="button" class="pg-replay" data-replay-id="${entry.id}" data-how="${escapeHtml(how)}">↻ ${escapeHtml(label)}</button>`)
+    .join("")}</div>`;
+}
+
 function logDetails(entry) {
-  if (entry.type === "request") return `<h4>${escapeHtml(entry.request_title ?? "Request (API Gateway HTTP API 2.0, signed)")}</h4>${json(entry.request)}<h4>Response</h4>${json(entry.response_body)}`;
+  if (entry.type === "request") return `${replayButtons(entry)}<h4>${escapeHtml(entry.request_title ?? "Request (API Gateway HTTP API 2.0, signed)")}</h4>${json(entry.request)}<h4>Response</h4>${json(entry.response_body)}`;
   if (entry.type === "api") return `<h4>Arguments</h4>${json(entry.args)}<h4>Token</h4>${json(entry.token)}<h4>Answer</h4>${json(entry.answer)}`;
   if (entry.type === "audit") return `<h4>Audit record</h4>${json(entry.record)}`;
   return `<h4>Payload</h4>${json(entry.payload)}`;
@@ -115,7 +128,8 @@ function drawLog() {
 
 async function post(path, body) {
   $("composer-error").textContent = "";
-  const response = await fetch(path, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  const headers = { "content-type": "application/json", "x-playground-token": TOKEN };
+  const response = await fetch(path, { method: "POST", headers, body: JSON.stringify(body) });
   const answer = await response.json().catch(() => ({}));
   if (!response.ok) $("composer-error").textContent = answer.error ?? `the playground answered ${response.status}`;
   else if (answer.status && answer.status !== 200) $("composer-error").textContent = `the bot answered HTTP ${answer.status} (see the inspector)`;
@@ -199,6 +213,12 @@ function wire() {
     button.disabled = true;
     const ts = button.closest(".sk-message").dataset.ts;
     await post("/playground/actions", { channel: current, ts, action_id: button.dataset.actionId });
+  });
+  $("log").addEventListener("click", async (event) => {
+    const button = event.target.closest(".pg-replay");
+    if (!button) return;
+    button.disabled = true;
+    await post("/playground/replay", { id: Number(button.dataset.replayId), how: button.dataset.how });
   });
   $("log").addEventListener("toggle", (event) => {
     const id = Number(event.target.closest("[data-id]")?.dataset.id);
