@@ -3,7 +3,7 @@
 You start as yourself, an admin; switch to an operator (may list, start and stop instances), an approver
 (may approve what needs a second person) or a guest (in no role) to see refusals, the confirm dialog,
 a second person's approval and the audit records (inspector) as each of them would. The roles come from
-the playground's own policy file (policy.toml next to this module), never from the deployed one.
+the playground's own policy file (policy.toml next to this module), unless CHATOPS_POLICY_FILE names one.
 
 `/instances` acts on a stand-in fleet (bolt_app/local/fake_ec2.py) served on the playground's own port:
 one plain instance, one needing a second person, one stopped, one untagged — never on AWS.
@@ -50,7 +50,8 @@ def names() -> dict[str, str]:
 def configure_environment(base_url: str) -> None:
     """Before handler.py is imported: the playground's policy, and the stand-in fleet for `/instances`
     (start_session gives botocore made-up credentials: nothing of yours signs a call to the stand-in)."""
-    os.environ["CHATOPS_POLICY_FILE"] = str(POLICY_FILE)
+    # A policy of your own (CHATOPS_POLICY_FILE) is kept: the playground then tries that one.
+    os.environ.setdefault("CHATOPS_POLICY_FILE", str(POLICY_FILE))
     os.environ["AWS_ENDPOINT_URL_EC2"] = base_url.rstrip("/") + STAND_IN_EC2_MOUNT + "/"
 
 
