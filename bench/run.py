@@ -44,6 +44,9 @@ LAZY_ACK = "handler /stack-status"
 # configuration (records and the alarm's thread in DynamoDB), posting the card to the alerts channel.
 NOTIFY = "handler SNS alarm"
 NOTIFY_CHANNEL = "C0BENCHALR"
+# The /instances ack on a cold container, beside it: the same lazy path, through the command policy's check.
+INSTANCES_ACK = "handler /instances"
+LAZY_ACKS = (LAZY_ACK, INSTANCES_ACK)
 COLD_TARGETS: dict[str, tuple[str, str]] = {
     BOT: ("handler", ""),
     FLOOR: ("floor_app", ""),
@@ -52,6 +55,7 @@ COLD_TARGETS: dict[str, tuple[str, str]] = {
     RESTORED: ("handler", ""),
     LAZY_ACK: ("handler", ""),
     NOTIFY: ("handler", ""),
+    INSTANCES_ACK: ("handler", ""),
 }
 DEPLOYED = (DEPLOYED_DM, DEPLOYED_TEST, RESTORED, NOTIFY)
 COLD_CHILD = BENCH_DIR / "cold_child.py"
@@ -112,8 +116,9 @@ def _signed_test_command(fake: FakeSlack) -> dict[str, Any]:
 def _cold_event(label: str, fake: FakeSlack) -> Any:
     if label == DEPLOYED_TEST:
         return _signed_test_command(fake)
-    if label == LAZY_ACK:
-        command = sr.slash_command("/stack-status", response_url=fake.new_response_url())
+    if label in LAZY_ACKS:
+        name = "/stack-status" if label == LAZY_ACK else "/instances"
+        command = sr.slash_command(name, response_url=fake.new_response_url())
         return sr.signed_event(SIGNING_SECRET, sr.form_body(command))
     if label == NOTIFY:
         from bolt_app.local import aws_events
@@ -149,7 +154,7 @@ def cold_once(
         # What Lambda sets in a SnapStart environment (handler.py registers the hooks on it), and the
         # child's cue to run them between the import and the first event, as the runtime client does.
         env.update(AWS_LAMBDA_INITIALIZATION_TYPE="snap-start", BENCH_SNAPSTART="1")
-    if label == LAZY_ACK:
+    if label in LAZY_ACKS:
         assert fake_lambda is not None
         fake_lambda.reset()
         env.update(_lazy_ack_env(fake_lambda))
@@ -174,7 +179,7 @@ def cold_once(
         raise RuntimeError(f"cold start of {target} failed (exit {process.returncode}):\n{tail}")
     child = json.loads(result_file.read_text())
     calls = [c.method for c in fake.calls] + ["response_url"] * len(fake.response_posts)
-    if fake_lambda is not None and label == LAZY_ACK:
+    if fake_lambda is not None and label in LAZY_ACKS:
         calls += ["lambda:Invoke"] * len(fake_lambda.invocations)
     return {
         # Process start to the first answer: what a cold start costs the user (Lambda keeps the environment
@@ -254,7 +259,7 @@ def _spread(values: list[float]) -> dict[str, float]:
 
 
 def cold(config: Config, log: Any) -> dict[str, Any]:
-    labels = [BOT, FLOOR, DEPLOYED_DM, DEPLOYED_TEST, RESTORED, LAZY_ACK, NOTIFY]
+    labels = [BOT, FLOOR, DEPLOYED_DM, DEPLOYED_TEST, RESTORED, LAZY_ACK, INSTANCES_ACK, NOTIFY]
     profiled = [BOT, FLOOR, DEPLOYED_DM]
     results: dict[str, list[dict[str, Any]]] = {label: [] for label in labels}
     importtime_rows: dict[str, list[Any]] = {label: [] for label in profiled}
@@ -320,6 +325,7 @@ def cold(config: Config, log: Any) -> dict[str, Any]:
         "import": ratio(bot["import_ms"], floor["import_ms"]),
         "stack_status_ack_wall": ratio(summary[LAZY_ACK]["wall_ms"], floor["wall_ms"]),
         "notification_wall": ratio(summary[NOTIFY]["wall_ms"], floor["wall_ms"]),
+        "instances_ack_wall": ratio(summary[INSTANCES_ACK]["wall_ms"], floor["wall_ms"]),
         "deployed_wall": ratio(deployed["wall_ms"], floor["wall_ms"]),
         "deployed_import": ratio(deployed["import_ms"], floor["import_ms"]),
         "deployed_peak_rss": ratio(deployed["peak_rss_mb"], floor["peak_rss_mb"]),
@@ -481,10 +487,15 @@ def render(result: dict[str, Any]) -> str:
             f"  heavy or unwanted modules loaded — bot: {', '.join(b['watched_loaded']) or 'none'}; "
             f"floor: {', '.join(f['watched_loaded']) or 'none'}",
         ]
-        if LAZY_ACK in c:
-            s, lazy_ratio = c[LAZY_ACK], _r(c["ratio"].get("stack_status_ack_wall"))
+        for label, row, ratio_key in (
+            (LAZY_ACK, "/stack-status ack", "stack_status_ack_wall"),
+            (INSTANCES_ACK, "/instances ack", "instances_ack_wall"),
+        ):
+            if label not in c:
+                continue
+            s, lazy_ratio = c[label], _r(c["ratio"].get(ratio_key))
             lines.append(
-                f"{'/stack-status ack':24}{s['wall_ms']:>9.0f} ms{'':>12}{lazy_ratio:>8}"
+                f"{row:24}{s['wall_ms']:>9.0f} ms{'':>12}{lazy_ratio:>8}"
                 f"   (import {s['import_ms']:.0f} ms, first event {s['first_event_ms']:.0f} ms; calls: "
                 f"{', '.join(s['slack_call_methods']) or 'none'})"
             )

@@ -95,11 +95,14 @@ def run(argv: list[str]) -> int:
         return 2
 
     from bolt_app.local import runners
+    from bolt_app.local.fake_ec2 import local_fleet
 
     try:
-        if socket_mode:
-            return runners.run_socket_mode(settings)
-        return runners.run_http(settings, args.host, args.port)
+        # /instances: a stand-in EC2 fleet unless LOCAL_EC2=aws (bolt_app/local/fake_ec2.py).
+        with local_fleet():
+            if socket_mode:
+                return runners.run_socket_mode(settings)
+            return runners.run_http(settings, args.host, args.port)
     except ConfigError as error:  # the command policy (policy.toml, CHATOPS_ADMINS): one line, no traceback
         print(f"error: {error}", file=sys.stderr)
         return 2

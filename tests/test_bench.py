@@ -57,6 +57,15 @@ def test_stack_status_ack_cold_path_answers_and_self_invokes_once(results):
     assert "boto3" in lazy["watched_loaded"]
 
 
+def test_instances_ack_cold_path_answers_and_self_invokes_once(results):
+    # Beside /stack-status's: the policy's check, the ack ("Looking up instances…"), one Lambda Invoke.
+    lazy = results["cold"]["handler /instances"]
+    assert lazy["statuses"] == [200]
+    assert lazy["slack_call_methods"] == ["lambda:Invoke"]
+    assert lazy["slack_calls_consistent"]
+    assert "instances_ack_wall" in results["cold"]["ratio"]
+
+
 def test_deployed_cold_paths_make_the_minimum_aws_calls(results):
     """Counted at moto's server: the secret once per container, and for a DM one idempotency record
     written and completed; /test is answered in-band with no record (slash commands have no event_id)."""

@@ -201,6 +201,20 @@ def test_role_is_least_privilege(cfn: dict[str, Any]) -> None:
         "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
     ]
     statements = [s for policy in role["Policies"] for s in policy["PolicyDocument"]["Statement"]]
+    # /instances: DescribeInstances has no resource-level permissions ("*"); start and stop only instances
+    # tagged ChatOps=enabled, in this account and region.
+    ec2 = sorted((s for s in statements if "ec2:" in json.dumps(s["Action"])), key=lambda s: json.dumps(s["Action"]))
+    statements = [s for s in statements if s not in ec2]
+    own_instances = "arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:instance/*"
+    assert ec2 == [
+        {"Effect": "Allow", "Action": "ec2:DescribeInstances", "Resource": "*"},
+        {
+            "Effect": "Allow",
+            "Action": ["ec2:StartInstances", "ec2:StopInstances"],
+            "Resource": {"Fn::Sub": own_instances},
+            "Condition": {"StringEquals": {"aws:ResourceTag/ChatOps": "enabled"}},
+        },
+    ]
     grants = {json.dumps(s["Resource"], sort_keys=True): s for s in statements}
     assert all(s["Effect"] == "Allow" for s in statements)
     own_function = "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${AWS::StackName}"

@@ -411,6 +411,35 @@ def test_a_failed_reply_on_lambda_logs_the_error_type_and_slacks_code(slack):
     assert "listener failed: SlackApiError (Slack error: invalid_auth)" in output
 
 
+def test_http_mode_lists_a_stand_in_fleet_for_instances(slack):
+    # A local run never acts on an AWS account by surprise: /instances gets the stand-in fleet (LOCAL_EC2=aws: not).
+    port = _free_port()
+    env = {k: v for k, v in _env().items() if not k.startswith(("AWS_", "CHATOPS_", "LOCAL_EC2"))}
+    env.update(SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_SIGNING_SECRET=SIGNING_SECRET, SLACK_API_URL=slack.api_url)
+    env.update(CHATOPS_ADMINS="U0HUMAN001")
+    with local_bot("--port", str(port), env=env):
+        body, content_type = sr.form_body(sr.slash_command("/instances", response_url=slack.new_response_url()))
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/slack/events",
+            data=body.encode(),
+            headers=sr.signed_headers(SIGNING_SECRET, body, content_type),
+            method="POST",
+        )
+
+        def answered() -> bool:
+            try:
+                with urllib.request.urlopen(request, timeout=5) as response:
+                    return response.status == 200
+            except OSError:
+                return False
+
+        _wait_for(answered)
+        _wait_for(lambda: bool(slack.response_posts))
+        listing = json.dumps(slack.response_posts[-1].payload["blocks"])
+        assert "web-1" in listing and "db-1" in listing and "batch-1" in listing
+        assert "payroll" not in listing  # untagged
+
+
 def test_the_local_server_runs_a_lazy_command_whose_text_says_payload(slack, monkeypatch):
     """The local HTTP server's app (the guarded ASGI app uvicorn serves, called here as uvicorn calls it)
     runs lazy listeners with Bolt's thread runner, on Bolt's copy of the request: the copy must keep the

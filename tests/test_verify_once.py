@@ -149,8 +149,10 @@ def test_a_command_whose_text_says_payload_is_still_a_command(lambda_module, sla
     command = sr.slash_command("/test", "payload", response_url=slack.new_response_url())
     body, content_type = sr.form_body(command)
     headers = sr.signed_headers(SIGNING_SECRET, body, content_type)
-    event = sr.alb_event(body, headers) if entry_point == "asgi_handler" else sr.signed_event(
-        SIGNING_SECRET, (body, content_type)
+    event = (
+        sr.alb_event(body, headers)
+        if entry_point == "asgi_handler"
+        else sr.signed_event(SIGNING_SECRET, (body, content_type))
     )
     response = getattr(lambda_module, entry_point)(event, sr.LambdaContext())
 

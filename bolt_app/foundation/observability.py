@@ -42,6 +42,8 @@ class Metric(StrEnum):
     COMMANDS_DENIED = "CommandsDenied"
     # Audit records that could not be written (logged at ERROR with the record; alarmed).
     AUDIT_WRITE_FAILURES = "AuditWriteFailures"
+    # /instances: starts and stops that EC2 accepted.
+    INSTANCE_ACTIONS = "InstanceActions"
 
 
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or DEFAULT_NAMESPACE)

@@ -8,7 +8,17 @@ from __future__ import annotations
 from slack_bolt import App
 
 from bolt_app.config import Settings
-from bolt_app.listeners import actions, alarm_actions, audit, commands, fallbacks, help, messages, stack_status
+from bolt_app.listeners import (
+    actions,
+    alarm_actions,
+    audit,
+    commands,
+    fallbacks,
+    help,
+    instances,
+    messages,
+    stack_status,
+)
 from bolt_app.listeners.first_pick import first_pick_store
 
 # Order matters only for `fallbacks`: Bolt runs the first listener that matches, so the
@@ -23,4 +33,6 @@ def register_listeners(app: App, settings: Settings | None = None) -> None:
     actions.register(app, first_pick_store(settings.idempotency_table if settings else None))
     # The alarm card's buttons change the thread records the notifications keep (same table or memory).
     alarm_actions.register(app, settings.idempotency_table if settings else None)
+    # /instances keeps its click claims and approval requests there too.
+    instances.register(app, settings)
     fallbacks.register(app)

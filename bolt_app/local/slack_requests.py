@@ -286,10 +286,17 @@ def block_actions(
     }
 
 
-def button_click(blocks: list[dict[str, Any]], action_id: str) -> dict[str, Any]:
-    """The action Slack reports when the button `action_id` in `blocks` is clicked."""
+def button_click(blocks: list[dict[str, Any]], action_id: str, block_id: str | None = None) -> dict[str, Any]:
+    """The action Slack reports when the button `action_id` in `blocks` is clicked (in the block `block_id`,
+    when given: action_ids need only be unique within a block). Buttons in `elements` and a section's accessory."""
     for block in blocks:
-        for element in block.get("elements", []):
+        if block_id is not None and block.get("block_id") != block_id:
+            continue
+        elements = [
+            *block.get("elements", []),
+            *([block["accessory"]] if isinstance(block.get("accessory"), dict) else []),
+        ]
+        for element in elements:
             if element.get("action_id") == action_id:
                 return {**element, "block_id": block.get("block_id")}
     raise KeyError(action_id)

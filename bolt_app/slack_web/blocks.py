@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from slack_sdk.models.blocks import (
     ActionsBlock,
     ButtonElement,
+    ConfirmObject,
     ContextBlock,
     DividerBlock,
     HeaderBlock,
@@ -254,6 +255,8 @@ ALARM_STATE_BLOCK_ID = "alarm_state"
 ALARM_ACTIONS_BLOCK_ID = "alarm_actions"
 # Block Kit has no colours for blocks: each state has its emoji.
 ALARM_STATE_EMOJI = {"ALARM": ":red_circle:", "OK": ":large_green_circle:", "INSUFFICIENT_DATA": ":white_circle:"}
+# Block Kit's limit for a message (https://docs.slack.dev/reference/block-kit/blocks): more is `invalid_blocks`.
+MAX_BLOCKS = 50
 # A section's text may be 3000 characters at most; a field 2000.
 MAX_SECTION_CHARS = 3000
 MAX_FIELD_CHARS = 2000
@@ -369,15 +372,13 @@ def plain_notification(subject: str, message: str) -> tuple[str, list[dict]]:
     ]
     # Long messages are split over sections (50 blocks at most) rather than cut at the first 3000 characters.
     rest = body
-    while rest and len(blocks) < MAX_BLOCKS_PER_MESSAGE:
+    while rest and len(blocks) < MAX_BLOCKS:
         chunk = slack_text.cut(rest, MAX_SECTION_CHARS) or rest[:MAX_SECTION_CHARS]
         blocks.append(SectionBlock(text=MarkdownTextObject(text=chunk)))
         rest = rest[len(chunk) :]
     text = slack_text.cut(f"{head}\n{body}", MAX_MESSAGE_CHARS)
     return text, [block.to_dict() for block in blocks]
 
-
-MAX_BLOCKS_PER_MESSAGE = 50
 
 
 def deploy_started(stack_name: str, status: str, started: datetime) -> tuple[str, list[dict]]:
@@ -412,6 +413,145 @@ def duration(seconds: float) -> str:
     if hours:
         return f"{hours} h {minutes} min"
     return f"{minutes} min {secs} s" if minutes else f"{secs} s"
+
+
+# -- /instances and the two-person rule ----------------------------------------------------------
+
+INSTANCE_START_ACTION = "instances_start"
+INSTANCE_STOP_ACTION = "instances_stop"
+APPROVAL_APPROVE_ACTION = "instances_approve"
+APPROVAL_DENY_ACTION = "instances_deny"
+# The list's heading, its footer and the "and N more" line leave this many blocks for instances.
+MAX_LISTED_INSTANCES = MAX_BLOCKS - 3
+# A confirm dialog's limits: title 100, text 300, buttons 30 characters.
+_NAME_IN_DIALOG = 80
+
+
+@dataclass(frozen=True)
+class InstanceRow:
+    instance_id: str
+    name: str | None
+    instance_type: str
+    state: str
+    needs_approval: bool = False
+
+
+def instance_label(instance_id: str, name: str | None) -> str:
+    """`*web-1* (i-0abc…)`, or the bare ID for an instance without a Name tag (mrkdwn, escaped)."""
+    if name:
+        return f"*{slack_text.escape(slack_text.cut(name, _NAME_IN_DIALOG))}* ({instance_id})"
+    return f"`{instance_id}`"
+
+
+def instances_looking_up() -> str:
+    return "Looking up instances…"
+
+
+def _instance_button(row: InstanceRow) -> ButtonElement | None:
+    if row.state == "running":
+        verb, action_id, style = "Stop", INSTANCE_STOP_ACTION, "danger"
+    elif row.state == "stopped":
+        verb, action_id, style = "Start", INSTANCE_START_ACTION, "primary"
+    else:
+        return None  # pending, stopping, shutting-down: nothing to do until it settles
+    question = f"{verb} {instance_label(row.instance_id, row.name)}?"
+    if row.needs_approval:
+        question += " It needs a second person's approval first."
+    return ButtonElement(
+        text=PlainTextObject(text=verb),
+        # One action_id per instance ("instances_stop:i-0abc…"): each button of the message is its own.
+        action_id=f"{action_id}:{row.instance_id}",
+        value=row.instance_id,
+        style=style,
+        confirm=ConfirmObject(
+            title=PlainTextObject(text=f"{verb} instance?"),
+            text=MarkdownTextObject(text=question[:300]),
+            confirm=PlainTextObject(text=verb),
+            deny=PlainTextObject(text="Cancel"),
+            style=style,
+        ),
+    )
+
+
+def instances_list(rows: list[InstanceRow], region: str, render_id: str) -> tuple[str, list[dict]]:
+    """The instances tagged ChatOps=enabled, each with Start or Stop; the first MAX_LISTED_INSTANCES of them.
+
+    Each row's block_id carries `render_id`: a click is known by its rendered button, so that a double
+    click or a replay of it acts once, while the next rendering (after any action) can act again."""
+    region_text = slack_text.escape(region)
+    if not rows:
+        text = f"No instances tagged `ChatOps=enabled` in {region_text}."
+        return text, [SectionBlock(block_id="instances_none", text=MarkdownTextObject(text=text)).to_dict()]
+    shown, hidden = rows[:MAX_LISTED_INSTANCES], len(rows) - MAX_LISTED_INSTANCES
+    text = f"{_count(len(rows), 'instance')} tagged ChatOps=enabled in {region_text}"
+    blocks: list = [SectionBlock(block_id="instances_heading", text=MarkdownTextObject(text=f"*{text}*"))]
+    for row in shown:
+        line = f"{instance_label(row.instance_id, row.name)}\n`{slack_text.escape(row.instance_type)}` · {row.state}"
+        if row.needs_approval:
+            line += " · :lock: needs a second person"
+        blocks.append(
+            SectionBlock(
+                block_id=f"instance:{render_id}:{row.instance_id}",
+                text=MarkdownTextObject(text=line),
+                accessory=_instance_button(row),
+            )
+        )
+    if hidden > 0:
+        more = f"… and {hidden} more, not shown (Slack shows at most {MAX_BLOCKS} blocks in a message)."
+        blocks.append(ContextBlock(block_id="instances_more", elements=[MarkdownTextObject(text=more)]))
+    updated = datetime.now(UTC).strftime("%H:%M:%S UTC")
+    footer = f"Updated {updated}. Only instances tagged `ChatOps=enabled` are listed or acted on."
+    blocks.append(ContextBlock(block_id="instances_footer", elements=[MarkdownTextObject(text=footer)]))
+    return text, [block.to_dict() for block in blocks]
+
+
+def instances_error(error_code: str) -> tuple[str, list[dict]]:
+    text = f"Could not list instances: AWS answered `{slack_text.escape(error_code)}`."
+    return text, [SectionBlock(block_id="instances_error", text=MarkdownTextObject(text=text)).to_dict()]
+
+
+_PAST = {"start": "started", "stop": "stopped"}
+
+
+def instance_changed(
+    user_id: str, action: str, instance_id: str, name: str | None, before: str, after: str, approver: str | None = None
+) -> str:
+    """The line in the channel: who did what (`<@ana> stopped *web-1* (i-0abc…): running → stopping`)."""
+    approved = f", approved by <@{approver}>" if approver else ""
+    return f"<@{user_id}> {_PAST[action]} {instance_label(instance_id, name)}{approved}: {before} → {after}"
+
+
+def approval_request(
+    request_id: str, requester: str, action: str, label: str, expires_at: float
+) -> tuple[str, list[dict]]:
+    until = datetime.fromtimestamp(expires_at, UTC).strftime("%H:%M UTC")
+    text = (
+        f"<@{requester}> asks to {action} {label}. It needs a second person: someone who may approve, "
+        f"not <@{requester}>. Expires at {until} (15 minutes)."
+    )
+    blocks = [
+        SectionBlock(block_id="approval_request", text=MarkdownTextObject(text=text)),
+        ActionsBlock(
+            block_id=f"approval:{request_id}",
+            elements=[
+                ButtonElement(
+                    text=PlainTextObject(text="Approve"),
+                    action_id=APPROVAL_APPROVE_ACTION,
+                    value=request_id,
+                    style="primary",
+                ),
+                ButtonElement(
+                    text=PlainTextObject(text="Deny"), action_id=APPROVAL_DENY_ACTION, value=request_id, style="danger"
+                ),
+            ],
+        ),
+    ]
+    return text, [block.to_dict() for block in blocks]
+
+
+def approval_closed(text: str) -> tuple[str, list[dict]]:
+    """The approval request once decided or expired: what happened, no buttons left."""
+    return text, [SectionBlock(block_id="approval_closed", text=MarkdownTextObject(text=text)).to_dict()]
 
 
 # -- /help and /audit ---------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from bolt_app.config import ConfigError, Settings
 from bolt_app.local.console_logs import use_readable_lines
 from bolt_app.local.fake_slack import FakeSlack
 from bolt_app.local.listening import CannotListen, listening_socket
+from bolt_app.local.playground import people
 from bolt_app.local.playground.server import SLACK_MOUNT, STAND_IN_AWS_MOUNT, create_asgi_app
 from bolt_app.local.playground.session import ALERTS_CHANNEL, HUMAN_ID, Playground
 
@@ -47,6 +48,8 @@ def start_session(base_url: str) -> Playground:
     os.environ["CHATOPS_ADMINS"] = HUMAN_ID
     # Alarms, deploys and the digest (bolt_app/notifications/) go to the playground's #alerts.
     os.environ["ALERTS_CHANNEL"] = ALERTS_CHANNEL
+    # The user switcher's roles (the playground's own policy file) and the stand-in EC2 fleet for /instances.
+    people.configure_environment(base_url)
     # The command policy first: a broken one is a ConfigError here, as it is at a Lambda cold start
     # (where handler.py logs it and answers 500), not an app that failed to build.
     settings = Settings.from_env()
@@ -64,6 +67,7 @@ def start_session(base_url: str) -> Playground:
     playground = Playground(fake, handler_module.handler, signing_secret)
     # Lazy listeners: Lambda's asynchronous self-invocation, played in this process.
     playground.attach_self_invoker(handler_module.bot.lambda_adapter.self_invoker)
+    playground.app = handler_module.bot.lambda_adapter.app
     # The audit trail (local: JSON log lines): each record also goes to the inspector.
     playground.attach_audit_trail(registry_of(handler_module.bot.lambda_adapter.app).audit)
     return playground

@@ -26,6 +26,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bolt_app.local.fake_aws import stand_in_stack_app
+from bolt_app.local.playground import people
 from bolt_app.local.playground.session import Playground, PlaygroundError
 
 STATIC = Path(__file__).parent / "static"
@@ -77,6 +78,15 @@ def create_asgi_app(
         args = (str(body.get("channel")), str(body.get("ts")), str(body.get("action_id")))
         return JSONResponse(await run_in_threadpool(playground.click, *args))
 
+    async def who(request: Request) -> Response:
+        return JSONResponse(
+            await run_in_threadpool(people.people_state, playground), headers={"cache-control": "no-store"}
+        )
+
+    async def switch_user(request: Request) -> Response:
+        body = await _json_object(request)
+        return JSONResponse(await run_in_threadpool(playground.switch_user, str(body.get("user"))))
+
     async def replay(request: Request) -> Response:
         body = await _json_object(request)
         entry_id, how = body.get("id"), body.get("how")
@@ -102,12 +112,17 @@ def create_asgi_app(
         Route("/playground/state", state),
         Route("/playground/messages", send, methods=["POST"]),
         Route("/playground/actions", click, methods=["POST"]),
+        # The user switcher and the audit panel (people.py, static/people.js).
+        Route("/playground/people", who),
+        Route("/playground/people", switch_user, methods=["POST"]),
         Route("/playground/replay", replay, methods=["POST"]),
         Route("/playground/aws-events", aws_event, methods=["POST"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
     if mount_fake_slack:
         routes.append(Mount(SLACK_MOUNT, app=playground.fake.asgi_app()))
+        # The stand-in EC2 fleet /instances lists, starts and stops in the playground.
+        routes.append(Mount(people.STAND_IN_EC2_MOUNT, app=people.fleet().asgi_app()))
         stack = os.environ.get("STACK_NAME", "")
         outputs = {"SlackRequestUrl": "(the playground: no API Gateway)", "Note": "a stand-in stack, not AWS"}
         routes.append(Mount(STAND_IN_AWS_MOUNT, app=stand_in_stack_app(stack, outputs)))

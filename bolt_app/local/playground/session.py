@@ -23,6 +23,7 @@ from urllib.parse import parse_qsl
 from bolt_app.local import manifest
 from bolt_app.local import slack_requests as sr
 from bolt_app.local.fake_slack import ApiCall, FakeSlack, ResponseUrlPost
+from bolt_app.local.playground import people
 from bolt_app.local.playground.masking import mask
 
 logger = logging.getLogger(__name__)
@@ -96,6 +97,10 @@ class Playground:
         self._previous_deliver: Any = None
         self._audit_listeners: list[Any] | None = None
         fake.listeners.append(self._on_fake_slack)
+        # Who is typing and clicking: you (an admin) unless switched (bolt_app/local/playground/people.py).
+        self.me = HUMAN_ID
+        # The bot's Bolt app (set by start_session), for what the page shows of its audit trail.
+        self.app: Any = None
 
     def attach_self_invoker(self, self_invoker: Any) -> None:
         """Play Lambda's asynchronous invoke for the bot's lazy listeners (`LambdaSelfInvoker.deliver`):
@@ -127,9 +132,9 @@ class Playground:
         return {
             # Any change to the conversations or the log changes this number.
             "version": self.fake.revision + revision,
-            "me": HUMAN_ID,
+            "me": self.me,
             "bot_name": BOT_NAME,
-            "users": {HUMAN_ID: HUMAN_NAME, self.fake.bot_user_id: BOT_NAME},
+            "users": {HUMAN_ID: HUMAN_NAME, **people.names(), self.fake.bot_user_id: BOT_NAME},
             "bot_user_id": self.fake.bot_user_id,
             "channels": [
                 {"id": c.id, "name": c.name, "is_im": c.is_im, "messages": self.fake.messages(c.id)} for c in CHANNELS
@@ -165,6 +170,15 @@ class Playground:
             raise PlaygroundError("nothing to send")
         return self._message(target, text, [_file(f) for f in files or []], thread_ts)
 
+    def switch_user(self, user_id: str) -> dict[str, Any]:
+        """From now on, messages, commands and clicks are this person's (one of people.PEOPLE)."""
+        if people.person(user_id) is None:
+            raise PlaygroundError(f"unknown person {user_id!r}")
+        with self._lock:
+            self.me = user_id
+            self._revision += 1
+        return people.people_state(self)
+
     def click(self, channel: str, ts: str, action_id: str) -> dict[str, Any]:
         """The person clicks the button `action_id` of the message `ts`."""
         try:
@@ -181,9 +195,11 @@ class Playground:
             action = sr.button_click(message.get("blocks") or [], action_id)
         except KeyError:
             raise PlaygroundError(f"no button {action_id} in that message") from None
-        response_url = self.fake.new_response_url(channel=target.id, message_ts=ts, user=HUMAN_ID)
+        response_url = self.fake.new_response_url(channel=target.id, message_ts=ts, user=self.me)
         slack_message = {k: v for k, v in message.items() if k not in ("ephemeral", "ephemeral_to")}
-        payload = sr.block_actions(action, response_url=response_url, message=slack_message, channel=target.id)
+        payload = sr.block_actions(
+            action, response_url=response_url, message=slack_message, channel=target.id, user=self.me
+        )
         payload["container"]["is_ephemeral"] = bool(message.get("ephemeral"))
         if target.is_im:
             payload["channel"] = {"id": target.id, "name": "directmessage"}
@@ -194,7 +210,7 @@ class Playground:
     ) -> dict[str, Any]:
         # What Slack's composer sends: `text` escaped, URLs marked up as <url>; raw link elements in blocks.
         event = sr.dm_message(
-            **sr.typed_message(text), user=HUMAN_ID, channel=target.id, files=files or None, thread_ts=thread_ts
+            **sr.typed_message(text), user=self.me, channel=target.id, files=files or None, thread_ts=thread_ts
         )
         if thread_ts:
             parent = next(m for m in self.fake.messages(target.id) if m.get("ts") == thread_ts)
@@ -219,11 +235,11 @@ class Playground:
                 "slack/manifest.json (features.slash_commands)."
             )
             self.fake.add_message(
-                target.id, {"user": "USLACKBOT", "text": note, "ephemeral": True, "ephemeral_to": HUMAN_ID}
+                target.id, {"user": "USLACKBOT", "text": note, "ephemeral": True, "ephemeral_to": self.me}
             )
             return {"sent": False, "reason": f"{command} is not declared in slack/manifest.json"}
-        response_url = self.fake.new_response_url(channel=target.id, user=HUMAN_ID)
-        fields = sr.slash_command(command, argument, response_url=response_url, user=HUMAN_ID, channel=target.id)
+        response_url = self.fake.new_response_url(channel=target.id, user=self.me)
+        fields = sr.slash_command(command, argument, response_url=response_url, user=self.me, channel=target.id)
         if target.is_im:
             fields["channel_name"] = "directmessage"
         entry = self._invoke(f"command {command}", sr.form_body(fields))
@@ -237,7 +253,7 @@ class Playground:
         """What Slack does with a slash command's HTTP answer: a message, in channel or only to the invoker."""
         status, body = entry["status"], entry["response_body"]
         bot = {"user": self.fake.bot_user_id, "bot_id": self.fake.bot_id}
-        only_you = {"ephemeral": True, "ephemeral_to": HUMAN_ID}
+        only_you = {"ephemeral": True, "ephemeral_to": self.me}
         if status != 200:
             failure = f'`{invocation}` failed: the app answered HTTP {status} (Slack shows "dispatch_failed")'
             self.fake.add_message(target.id, {"user": "USLACKBOT", "text": failure, **only_you})
@@ -252,7 +268,7 @@ class Playground:
         }
         if answer.get("response_type") == "in_channel":
             # Slack shows the invocation itself too when the answer is in channel.
-            self.fake.add_message(target.id, {"user": HUMAN_ID, "text": invocation})
+            self.fake.add_message(target.id, {"user": self.me, "text": invocation})
             return self.fake.add_message(target.id, message)
         return self.fake.add_message(target.id, {**message, **only_you})
 
@@ -352,7 +368,10 @@ class Playground:
         payload = json.loads(dict(parse_qsl(sent.body_and_type[0]))["payload"])
         container = payload.get("container") or {}
         payload["response_url"] = self.fake.new_response_url(
-            channel=str(container.get("channel_id")), message_ts=str(container.get("message_ts")), user=HUMAN_ID
+            channel=str(container.get("channel_id")),
+            message_ts=str(container.get("message_ts")),
+            # The same clicker again (the user switcher may have moved on since).
+            user=str((payload.get("user") or {}).get("id") or self.me),
         )
         payload["trigger_id"] = f"{payload.get('trigger_id', 'trigger')}.again"
         for action in payload.get("actions") or []:

@@ -47,7 +47,7 @@ function conversationItem(channel) {
 }
 
 function draw() {
-  const ctx = { users: state.users, remoteImages };
+  const ctx = { users: state.users, remoteImages, me: state.me };
   $("channels").innerHTML = state.channels.filter((c) => !c.is_im).map(conversationItem).join("");
   $("dms").innerHTML = state.channels.filter((c) => c.is_im).map(conversationItem).join("");
   const channel = state.channels.find((c) => c.id === current) ?? state.channels[0];

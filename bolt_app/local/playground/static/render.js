@@ -128,9 +128,11 @@ function renderElement(element, block, ctx) {
   switch (element.type) {
     case "button": {
       const style = element.style ? ` sk-button-${escapeHtml(element.style)}` : "";
+      // A confirm dialog (Block Kit `confirm`) is asked before the click is sent (static/people.js).
+      const confirm = element.confirm ? ` data-confirm="${escapeHtml(JSON.stringify(element.confirm))}"` : "";
       return (
         `<button type="button" class="sk-button${style}" data-action-id="${escapeHtml(element.action_id ?? "")}"` +
-        `${blockId(block)} data-value="${escapeHtml(element.value ?? "")}">${renderTextObject(element.text, ctx)}</button>`
+        `${blockId(block)}${confirm} data-value="${escapeHtml(element.value ?? "")}">${renderTextObject(element.text, ctx)}</button>`
       );
     }
     case "image":
@@ -245,7 +247,8 @@ function isReply(message) {
 // A conversation as Slack draws it: top-level messages in order, each thread's replies under the
 // message that started it (a reply whose parent is gone stays at the top level).
 export function renderConversation(messages, ctx = {}) {
-  const list = messages ?? [];
+  // As Slack does: an ephemeral message is shown only to the person it was for (ctx.me).
+  const list = (messages ?? []).filter((m) => !(m.ephemeral && ctx.me && m.ephemeral_to && m.ephemeral_to !== ctx.me));
   const parents = new Set(list.filter((m) => !isReply(m)).map((m) => m.ts));
   const replies = new Map();
   for (const m of list) {
