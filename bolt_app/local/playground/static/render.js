@@ -9,6 +9,8 @@ export const EMOJI = {
   // The alerts channel's (bolt_app/slack_web/blocks.py: alarm states, notifications, deploys).
   red_circle: "🔴", large_green_circle: "🟢", white_circle: "⚪", grey_question: "❔", envelope: "✉️",
   hourglass_flowing_sand: "⏳",
+  // /instances (an instance that needs a second person).
+  lock: "🔒",
 };
 
 const HTML_ESCAPES = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
