@@ -79,3 +79,14 @@ def test_a_test_deploy_and_the_digest(server, slack):
 def test_an_unknown_test_event_is_a_400(server):
     status, answer = _post(server + "/playground/aws-events", {"kind": "meteor"})
     assert status == 400 and "one of alarm, ok, deploy, digest" in answer["error"]
+
+
+def test_a_test_deploy_is_of_the_stack_the_playground_plays(server, slack, monkeypatch):
+    # `make run` sets STACK_NAME to its stand-in stack (for /stack-status's two steps); the test deploy must be
+    # of that stack, or the handler ignores it as another stack's and #alerts shows nothing.
+    monkeypatch.setenv("STACK_NAME", "playground-stack")
+    status, entries = _post(server + "/playground/aws-events", {"kind": "deploy"})
+    assert status == 200 and len(entries) == 2
+    [deploy, end] = _alerts(server)
+    assert deploy["text"].startswith(":white_check_mark: *playground-stack*: `UPDATE_COMPLETE` in 1 min 42 s")
+    assert end["thread_ts"] == deploy["ts"]

@@ -50,7 +50,7 @@ def alarm_message(
 ) -> dict[str, Any]:
     return {
         "AlarmName": name,
-        "AlarmDescription": f"{name}: the Slack bot's function failed; README, Operate.",
+        "AlarmDescription": f"{name}: the Slack bot's function failed; docs/operate.md.",
         "AWSAccountId": ACCOUNT,
         "AlarmConfigurationUpdatedTimestamp": "2026-11-30T10:00:00.000+0000",
         "NewStateValue": new_state,

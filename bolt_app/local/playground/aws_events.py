@@ -18,8 +18,9 @@ from bolt_app.local.playground.session import ALERTS_CHANNEL, AS_SENT, Sent
 
 __all__ = ["ALERTS_CHANNEL", "KINDS", "events_for", "fire"]
 TEST_ALARM = "playground-Errors"
-# The playground is not deployed (no STACK_NAME: /stack-status says so). The test deploy names this stack
-# and the handler sees it as its own for that one invocation only (it ignores other stacks' deploys).
+# The test deploy is of the stack the playground plays (its stand-in's STACK_NAME): the handler ignores other
+# stacks' deploys. Without one (the not-deployed playground), it names this stack and the handler sees it as
+# its own for that one invocation only.
 PLAYGROUND_STACK = "playground"
 KINDS = ("alarm", "ok", "deploy", "digest")
 _env_lock = threading.Lock()
@@ -37,8 +38,9 @@ def events_for(kind: str, now: datetime | None = None) -> list[tuple[str, dict[s
     if kind == "ok":
         return [("SNS: alarm OK", aws_events.alarm_event(TEST_ALARM, "OK", now, old_state="ALARM"))]
     if kind == "deploy":
-        start = aws_events.stack_status_event(PLAYGROUND_STACK, "UPDATE_IN_PROGRESS", now - timedelta(seconds=102))
-        end = aws_events.stack_status_event(PLAYGROUND_STACK, "UPDATE_COMPLETE", now)
+        stack = os.environ.get("STACK_NAME") or PLAYGROUND_STACK
+        start = aws_events.stack_status_event(stack, "UPDATE_IN_PROGRESS", now - timedelta(seconds=102))
+        end = aws_events.stack_status_event(stack, "UPDATE_COMPLETE", now)
         return [("EventBridge: UPDATE_IN_PROGRESS", start), ("EventBridge: UPDATE_COMPLETE", end)]
     if kind == "digest":
         return [("Scheduler: digest", aws_events.digest_event(now))]
