@@ -582,3 +582,35 @@ def test_a_claim_whose_answer_was_lost_is_the_clicks_own(
         second = approvals.decide(request.id, "denied", CAROL)
         assert second is not None and not second.won and second.request.status == "approved"
     aws_clients.reset()
+
+
+@pytest.mark.parametrize("payload_type", ["interactive_message", "dialog_submission"])
+def test_a_legacy_payload_naming_a_button_by_callback_id_meets_the_policy(
+    workspace: Workspace, fleet: dict[str, str], aws_endpoint: str, payload_type: str
+) -> None:
+    # Bolt's app.action("instances_approve") also matches these payloads by their callback_id; the policy
+    # must see them as the click they would be routed as, not wave them through as "not a button".
+    request = ask_to_stop_db(workspace, fleet)
+    started = len(workspace.lambda_api.invocations)
+    response_url = workspace.slack.new_response_url(channel=CHANNEL, message_ts=request["ts"], user=GUEST)
+    payload = {
+        "type": payload_type,
+        "callback_id": "instances_approve",
+        "team": {"id": sr.TEAM_ID, "domain": "example"},
+        "channel": {"id": CHANNEL, "name": "general"},
+        "user": {"id": GUEST, "name": "guest"},
+        "action_ts": f"{time.time():.6f}",
+        "message_ts": request["ts"],
+        "actions": [{"name": "approve", "type": "button", "value": "approve"}],
+        "submission": {},
+        "response_url": response_url,
+    }
+    response = workspace.invoke(signed(sr.interactive_body(payload)))
+    assert response["statusCode"] == 200
+    assert len(workspace.lambda_api.invocations) == started  # no listener started
+    assert any("is for approvers and admins" in t for t in workspace.private_to(GUEST))
+    refused = [r for r in workspace.audit.recent() if r["decision"] == "refused" and r["user"] == GUEST]
+    assert [(r["command"], r["action"], r["target"]) for r in refused] == [
+        ("/instances", "approve", "instances_approve")
+    ]
+    assert state_of(aws_endpoint, fleet["db-1"]) == "running"
