@@ -614,3 +614,76 @@ def test_a_legacy_payload_naming_a_button_by_callback_id_meets_the_policy(
         ("/instances", "approve", "instances_approve")
     ]
     assert state_of(aws_endpoint, fleet["db-1"]) == "running"
+
+
+# -- a lazy run that dies after winning, before acting ------------------------------------------------
+
+
+def _crash_once(monkeypatch: pytest.MonkeyPatch, name: str) -> list[str]:
+    """The instances module's `name` raises once (the run dies there: a timeout, an OOM kill), then works."""
+    from bolt_app.listeners import instances
+
+    real, crashed = getattr(instances, name), []
+
+    def dying(*args: Any, **kwargs: Any) -> Any:
+        if not crashed:
+            crashed.append(name)
+            raise RuntimeError("the container died here")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(instances, name, dying)
+    return crashed
+
+
+def test_an_approval_whose_run_died_before_acting_is_carried_out_by_lambdas_retry_once(
+    workspace: Workspace, fleet: dict[str, str], aws_endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bolt_app.aws_lambda.lazy_listeners import LazyWorkFailed
+
+    request = ask_to_stop_db(workspace, fleet)
+    crashed = _crash_once(monkeypatch, "read_instance")  # after the decision is won, before StopInstances
+    approve = sr.button_click(request["blocks"], "instances_approve")
+    assert workspace.invoke(workspace.click_event(BOB, request, approve))["statusCode"] == 200
+    [lazy] = _lazy_payloads(workspace)
+    with pytest.raises(LazyWorkFailed):
+        workspace.invoke(json.loads(json.dumps(lazy)))
+    assert crashed and state_of(aws_endpoint, fleet["db-1"]) == "running"
+    # Lambda retries the same event: the approval is this delivery's and has not been carried out.
+    workspace.invoke(json.loads(json.dumps(lazy)))
+    assert state_of(aws_endpoint, fleet["db-1"]) in ("stopping", "stopped")
+    line = f"<@{ANA}> stopped *db-1* ({fleet['db-1']}), approved by <@{BOB}>: running → stopping"
+    assert workspace.public_lines().count(line) == 1
+    assert not [t for t in workspace.private_to(BOB) if "already approved" in t]
+    # Another retry, and the approver's second click, act no more.
+    workspace.invoke(json.loads(json.dumps(lazy)))
+    workspace.click(BOB, request, "instances_approve")
+    assert any("already approved" in t for t in workspace.private_to(BOB))
+    assert workspace.public_lines().count(line) == 1
+    decisions = [r["decision"] for r in workspace.audit.recent() if r["target"] == fleet["db-1"]]
+    assert decisions.count("approved") == 1 and decisions.count("executed") == 1, decisions
+
+
+@pytest.mark.parametrize("store", ["memory", "dynamodb"])
+def test_only_the_approving_delivery_resumes_an_approval_and_only_until_it_ran(
+    aws_endpoint: str, idempotency_table: str, store: str
+) -> None:
+    from bolt_app.chatops.approvals import DynamoDBApprovals, InMemoryApprovals, new_request
+
+    approvals = DynamoDBApprovals(idempotency_table) if store == "dynamodb" else InMemoryApprovals()
+    request = new_request(ANA, "/instances", "stop", "i-0abc", "db-1", CHANNEL)
+    approvals.create(request)
+    first = approvals.decide(request.id, "approved", BOB, delivery="d1")
+    assert first is not None and first.won and not first.resumed
+    again = approvals.decide(request.id, "approved", BOB, delivery="d1")
+    assert again is not None and again.won and again.resumed  # Lambda's retry of the run that approved it
+    for other in (
+        approvals.decide(request.id, "approved", BOB, delivery="d2"),  # BOB's second click
+        approvals.decide(request.id, "approved", CAROL, delivery="d1"),
+        approvals.decide(request.id, "denied", BOB, delivery="d1"),
+        approvals.decide(request.id, "approved", BOB),
+    ):
+        assert other is not None and not other.won
+    approvals.mark_executed(request.id)
+    done = approvals.decide(request.id, "approved", BOB, delivery="d1")
+    assert done is not None and not done.won and done.request.executed_at is not None
+    aws_clients.reset()

@@ -26,10 +26,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from slack_bolt import Ack, App
+from slack_bolt import Ack, App, BoltRequest
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bolt_app.aws_lambda.lazy_listeners import DELIVERY_HEADER
 from bolt_app.chatops import approvals as approvals_module
 from bolt_app.chatops.approvals import ApprovalRequest, ApprovalStore, ApprovalUnavailable, approval_store
 from bolt_app.chatops.audit import AuditRecord, AuditTrail, LocalAuditTrail
@@ -211,8 +212,8 @@ def register(app: App, settings: Settings | None = None) -> InstancesFeature:
     def act_on_instance(body: dict[str, Any], client: WebClient, logger: logging.Logger) -> None:
         handle_click(feature, body, client, logger)
 
-    def decide_approval(body: dict[str, Any], client: WebClient, logger: logging.Logger) -> None:
-        handle_decision(feature, body, client, logger)
+    def decide_approval(body: dict[str, Any], client: WebClient, logger: logging.Logger, request: BoltRequest) -> None:
+        handle_decision(feature, body, client, logger, delivery_of(request))
 
     def list_instances(command: dict[str, Any], logger: logging.Logger) -> None:
         report_instances(feature, command, logger)
@@ -461,7 +462,20 @@ def request_approval(
     replies.in_channel(*approval_request(request.id, click.user_id, action, label, request.expires_at))
 
 
-def handle_decision(feature: InstancesFeature, body: dict[str, Any], client: WebClient, logger: logging.Logger) -> None:
+def delivery_of(request: BoltRequest) -> str | None:
+    """The lazy run's delivery (bolt_app/aws_lambda/lazy_listeners.py): the same for Lambda's retries of one
+    run, different for every other click. None off Lambda (Bolt's thread runner never retries)."""
+    values = request.headers.get(DELIVERY_HEADER) or []
+    return values[0] if values and values[0] else None
+
+
+def handle_decision(
+    feature: InstancesFeature,
+    body: dict[str, Any],
+    client: WebClient,
+    logger: logging.Logger,
+    delivery: str | None = None,
+) -> None:
     click = parse_click(body)
     if click is None or click.action_id not in DECISIONS:
         logger.warning("approval click ignored: no user, channel, message or request")
@@ -490,7 +504,7 @@ def handle_decision(feature: InstancesFeature, body: dict[str, Any], client: Web
                 replies.replace(*approval_closed(f"{what} expired after 15 minutes unanswered; nothing was done."))
             replies.privately(f"{what} has expired; nothing was done. Ask again with `{COMMAND}`.")
             return
-        decision = feature.approvals.decide(request.id, status, click.user_id)
+        decision = feature.approvals.decide(request.id, status, click.user_id, delivery=delivery)
     except ApprovalUnavailable as unavailable:
         feature.record("failed", click.user_id, click.channel_id, "decide", click.value, result=unavailable.code)
         replies.privately(f"Could not record your decision (`{unavailable.code}`); nothing was done. Try again.")
@@ -510,10 +524,18 @@ def handle_decision(feature: InstancesFeature, body: dict[str, Any], client: Web
         _audit_request(feature, "denied", request, click.user_id)
         replies.replace(*approval_closed(f"<@{click.user_id}> denied {what}; nothing was done."))
         return
-    _audit_request(feature, "approved", request, click.user_id)
+    if decision.resumed:
+        # This delivery approved it, and its earlier run ended before acting: Lambda's retry acts now.
+        logger.warning("approved action not carried out by an earlier run; carrying it out now")
+    else:
+        _audit_request(feature, "approved", request, click.user_id)
     replies.replace(*approval_closed(f"<@{click.user_id}> approved {what}; acting on it…"))
     ec2 = feature.ec2()
     outcome = _execute_approved(feature, ec2, replies, request, click.user_id, logger)
+    try:
+        feature.approvals.mark_executed(request.id)
+    except Exception as error:  # after the action: logged, never raised (a retry would act again)
+        logger.error("approved action carried out but not recorded as such", extra={"error": type(error).__name__})
     replies.replace(*approval_closed(f"<@{click.user_id}> approved {what}. {outcome}"))
     if request.origin_response_url:
         # The list the request came from, refreshed (its response_url lasts 30 minutes, past the 15 of a request).
