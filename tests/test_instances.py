@@ -687,3 +687,46 @@ def test_only_the_approving_delivery_resumes_an_approval_and_only_until_it_ran(
     done = approvals.decide(request.id, "approved", BOB, delivery="d1")
     assert done is not None and not done.won and done.request.executed_at is not None
     aws_clients.reset()
+
+
+def test_a_click_whose_run_died_after_its_claim_is_carried_out_by_lambdas_retry_once(
+    workspace: Workspace, fleet: dict[str, str], aws_endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bolt_app.aws_lambda.lazy_listeners import LazyWorkFailed
+
+    workspace.command(ANA)
+    listing = workspace.list_message()
+    crashed = _crash_once(monkeypatch, "change_state")  # the claim is won; StopInstances is never called
+    action = sr.button_click(listing["blocks"], f"instances_stop:{fleet['web-1']}")
+    assert workspace.invoke(workspace.click_event(ANA, listing, action))["statusCode"] == 200
+    [lazy] = _lazy_payloads(workspace)
+    with pytest.raises(LazyWorkFailed):
+        workspace.invoke(json.loads(json.dumps(lazy)))
+    assert crashed and state_of(aws_endpoint, fleet["web-1"]) == "running"
+    workspace.invoke(json.loads(json.dumps(lazy)))  # Lambda's retry of the same event
+    assert state_of(aws_endpoint, fleet["web-1"]) in ("stopping", "stopped")
+    line = f"<@{ANA}> stopped *web-1* ({fleet['web-1']}): running → stopping"
+    assert workspace.public_lines().count(line) == 1
+    assert not [t for t in workspace.private_to(ANA) if "already handled" in t]
+    # A later retry of it, and a double click (another delivery) on the same rendered button, act no more.
+    workspace.invoke(json.loads(json.dumps(lazy)))
+    assert workspace.invoke(workspace.click_event(ANA, listing, action))["statusCode"] == 200
+    workspace.run_lazy()
+    assert workspace.public_lines().count(line) == 1
+    assert [t for t in workspace.private_to(ANA) if "already handled" in t]
+
+
+@pytest.mark.parametrize("store", ["memory", "dynamodb"])
+def test_only_the_claiming_delivery_resumes_a_claim_and_only_until_it_is_done(
+    aws_endpoint: str, idempotency_table: str, store: str
+) -> None:
+    from bolt_app.chatops.claims import DynamoDBClickClaims, InMemoryClickClaims
+
+    claims = DynamoDBClickClaims(idempotency_table) if store == "dynamodb" else InMemoryClickClaims()
+    key = f"{CHANNEL}:{time.time():.6f}:instance:ab12:instances_stop:i-0abc"
+    assert claims.claim(key, "d1") is True
+    assert claims.claim(key, "d1") is True  # the same delivery, its run ended before handling it
+    assert claims.claim(key, "d2") is False and claims.claim(key) is False
+    claims.done(key)
+    assert claims.claim(key, "d1") is False
+    aws_clients.reset()

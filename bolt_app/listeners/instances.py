@@ -209,8 +209,8 @@ def register(app: App, settings: Settings | None = None) -> InstancesFeature:
         audit=lambda: registry.audit or _LOCAL_AUDIT,
     )
 
-    def act_on_instance(body: dict[str, Any], client: WebClient, logger: logging.Logger) -> None:
-        handle_click(feature, body, client, logger)
+    def act_on_instance(body: dict[str, Any], client: WebClient, logger: logging.Logger, request: BoltRequest) -> None:
+        handle_click(feature, body, client, logger, delivery_of(request))
 
     def decide_approval(body: dict[str, Any], client: WebClient, logger: logging.Logger, request: BoltRequest) -> None:
         handle_decision(feature, body, client, logger, delivery_of(request))
@@ -342,7 +342,13 @@ class Replies:
             self.logger.warning(f"{what} not posted", extra={"status": status})
 
 
-def handle_click(feature: InstancesFeature, body: dict[str, Any], client: WebClient, logger: logging.Logger) -> None:
+def handle_click(
+    feature: InstancesFeature,
+    body: dict[str, Any],
+    client: WebClient,
+    logger: logging.Logger,
+    delivery: str | None = None,
+) -> None:
     click = parse_click(body)
     button, _, button_instance = click.action_id.partition(":") if click else ("", "", "")
     if click is None or button not in ACTIONS or not INSTANCE_ID.match(click.value) or button_instance != click.value:
@@ -350,7 +356,7 @@ def handle_click(feature: InstancesFeature, body: dict[str, Any], client: WebCli
         return
     action, replies = ACTIONS[button], Replies(click, client, logger)
     try:
-        first = feature.claims.claim(click.key)
+        first = feature.claims.claim(click.key, delivery)
     except ClaimUnavailable as unavailable:
         replies.privately(
             f"Could not make sure this click acts only once (`{unavailable.code}`), so nothing was done. Try again."
@@ -363,6 +369,14 @@ def handle_click(feature: InstancesFeature, body: dict[str, Any], client: WebCli
         replies.privately("This click was already handled (a repeated delivery or a double click); nothing done again.")
         logger.info("instances click skipped: already claimed")
         return
+    _handle_claimed_click(feature, click, action, replies, logger)
+    # Handled, whatever the outcome: a retry of this delivery does nothing (a crash before here: it acts).
+    feature.claims.done(click.key)
+
+
+def _handle_claimed_click(
+    feature: InstancesFeature, click: Click, action: str, replies: Replies, logger: logging.Logger
+) -> None:
     from botocore.exceptions import BotoCoreError, ClientError
 
     ec2 = feature.ec2()
