@@ -75,23 +75,8 @@ def acknowledge_alarm(
     store = shared_thread_store(table_name)
     key = alarm_key(alarm_arn)
     won, who = store.acknowledge(key, ts, user)
-    if won:
-        # The card says who; a notification redrawing it at the same moment re-reads the record after.
-        redraw(
-            store,
-            key,
-            ts,
-            None,
-            lambda t, text, blocks: client.chat_update(channel=channel, ts=t, text=text, blocks=blocks),
-        )
-        result = "acknowledged"
-    else:
-        result = f"already acknowledged by {who}" if who else "not the alarm's current thread"
-        text = alarm_already_acknowledged(who) if who else alarm_acknowledgement_gone()
-        try:
-            client.chat_postEphemeral(channel=channel, user=user, text=text)
-        except SlackApiError as error:
-            logger.warning("acknowledgement refusal not posted", extra={"slack_error": error.response.get("error")})
+    result = "acknowledged" if won else (f"already acknowledged by {who}" if who else "not the alarm's current thread")
+    # On record as soon as it is decided: a redraw or an answer that fails below must not lose the decision.
     if registry.audit is not None:
         registry.audit.record(
             AuditRecord(
@@ -104,6 +89,25 @@ def acknowledge_alarm(
                 result=result,
             )
         )
+    if won:
+        # The card says who; a notification redrawing it at the same moment re-reads the record after.
+        try:
+            redraw(
+                store,
+                key,
+                ts,
+                None,
+                lambda t, text, blocks: client.chat_update(channel=channel, ts=t, text=text, blocks=blocks),
+            )
+        except SlackApiError as error:
+            # The acknowledgement stands (the record has it; the card's next redraw shows it).
+            logger.warning("acknowledged card not redrawn", extra={"slack_error": error.response.get("error")})
+        return
+    text = alarm_already_acknowledged(who) if who else alarm_acknowledgement_gone()
+    try:
+        client.chat_postEphemeral(channel=channel, user=user, text=text)
+    except SlackApiError as error:
+        logger.warning("acknowledgement refusal not posted", extra={"slack_error": error.response.get("error")})
 
 
 def post_stack_status_in_thread(body: dict[str, Any], client: WebClient, logger: logging.Logger) -> None:
