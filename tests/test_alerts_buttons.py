@@ -159,6 +159,12 @@ def test_an_acknowledgement_whose_card_cannot_be_redrawn_is_still_on_record(fres
     audit = registry_of(bot.bot.lambda_adapter.app).audit
     records = [(r["user"], r["action"], r["result"]) for r in audit.recent() if r["command"] == "alarms"]
     assert records == [("U0DWIGHT01", "acknowledge", "acknowledged")]
-    # A later click is told who acknowledged, and nothing is recorded twice as the winner.
+    assert ALARM_ACKNOWLEDGE_ACTION in json.dumps(_card(slack)["blocks"])  # not redrawn
+    # A later click on the stale card is told who acknowledged, and redraws the card from the record.
     bot.handler(_click(slack, card, "U0JIMHALP1", ALARM_ACKNOWLEDGE_ACTION), sr.LambdaContext())
     assert _ephemerals(slack) == [("U0JIMHALP1", "<@U0DWIGHT01> already acknowledged this alarm.")]
+    assert ":eyes: Acknowledged by <@U0DWIGHT01>" in json.dumps(_card(slack)["blocks"])
+    assert sorted(r["result"] for r in audit.recent() if r["command"] == "alarms") == [
+        "acknowledged",
+        "already acknowledged by U0DWIGHT01",
+    ]

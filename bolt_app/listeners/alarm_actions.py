@@ -9,6 +9,7 @@ Every acknowledgement is in the audit trail, refusals by the policy middleware, 
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -89,8 +90,9 @@ def acknowledge_alarm(
                 result=result,
             )
         )
-    if won:
-        # The card says who; a notification redrawing it at the same moment re-reads the record after.
+    # The card says who; a notification redrawing it at the same moment re-reads the record after. A later
+    # click on a card that still offers Acknowledge (the winner's redraw failed) redraws it too.
+    if won or (who and _still_offers_acknowledge(body)):
         try:
             redraw(
                 store,
@@ -102,12 +104,20 @@ def acknowledge_alarm(
         except SlackApiError as error:
             # The acknowledgement stands (the record has it; the card's next redraw shows it).
             logger.warning("acknowledged card not redrawn", extra={"slack_error": error.response.get("error")})
+    if won:
         return
     text = alarm_already_acknowledged(who) if who else alarm_acknowledgement_gone()
     try:
         client.chat_postEphemeral(channel=channel, user=user, text=text)
     except SlackApiError as error:
         logger.warning("acknowledgement refusal not posted", extra={"slack_error": error.response.get("error")})
+
+
+def _still_offers_acknowledge(body: dict[str, Any]) -> bool:
+    """The card as the clicker saw it (the click's `message`) still has the Acknowledge button."""
+    message = body.get("message")
+    blocks = message.get("blocks") if isinstance(message, dict) else None
+    return isinstance(blocks, list) and f'"{ALARM_ACKNOWLEDGE_ACTION}"' in json.dumps(blocks)
 
 
 def post_stack_status_in_thread(body: dict[str, Any], client: WebClient, logger: logging.Logger) -> None:
