@@ -164,7 +164,7 @@ def test_an_acknowledgement_whose_card_cannot_be_redrawn_is_still_on_record(fres
     bot.handler(_click(slack, card, "U0JIMHALP1", ALARM_ACKNOWLEDGE_ACTION), sr.LambdaContext())
     assert _ephemerals(slack) == [("U0JIMHALP1", "<@U0DWIGHT01> already acknowledged this alarm.")]
     assert ":eyes: Acknowledged by <@U0DWIGHT01>" in json.dumps(_card(slack)["blocks"])
-    assert sorted(r["result"] for r in audit.recent() if r["command"] == "alarms") == [
-        "acknowledged",
-        "already acknowledged by U0DWIGHT01",
+    assert sorted((r["result"], r["decision"]) for r in audit.recent() if r["command"] == "alarms") == [
+        ("acknowledged", "executed"),
+        ("already acknowledged by U0DWIGHT01", "refused"),
     ]

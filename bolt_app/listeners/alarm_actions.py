@@ -83,7 +83,8 @@ def acknowledge_alarm(
             AuditRecord(
                 user=user,
                 command=ALARMS_COMMAND,
-                decision="allowed",
+                # The trail's own vocabulary (audit.DECISIONS): the acknowledgement made, or one that changed nothing.
+                decision="executed" if won else "refused",
                 channel=channel,
                 action="acknowledge",
                 target=alarm_arn,
