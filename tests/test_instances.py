@@ -730,3 +730,34 @@ def test_only_the_claiming_delivery_resumes_a_claim_and_only_until_it_is_done(
     claims.done(key)
     assert claims.claim(key, "d1") is False
     aws_clients.reset()
+
+
+def test_a_run_that_died_right_after_ec2_answered_is_not_acted_on_again(
+    workspace: Workspace, fleet: dict[str, str], aws_endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bolt_app.aws_lambda.lazy_listeners import LazyWorkFailed
+
+    # A plain click, then an approved request: each run dies just after StopInstances answered.
+    workspace.command(ANA)
+    listing = workspace.list_message()
+    _crash_once(monkeypatch, "instance_changed")
+    action = sr.button_click(listing["blocks"], f"instances_stop:{fleet['web-1']}")
+    assert workspace.invoke(workspace.click_event(ANA, listing, action))["statusCode"] == 200
+    [click_run] = _lazy_payloads(workspace)
+    with pytest.raises(LazyWorkFailed):
+        workspace.invoke(json.loads(json.dumps(click_run)))
+    workspace.invoke(json.loads(json.dumps(click_run)))  # Lambda's retry
+
+    request = ask_to_stop_db(workspace, fleet)
+    _crash_once(monkeypatch, "instance_changed")
+    approve = sr.button_click(request["blocks"], "instances_approve")
+    assert workspace.invoke(workspace.click_event(BOB, request, approve))["statusCode"] == 200
+    [approval_run] = _lazy_payloads(workspace)
+    with pytest.raises(LazyWorkFailed):
+        workspace.invoke(json.loads(json.dumps(approval_run)))
+    workspace.invoke(json.loads(json.dumps(approval_run)))
+
+    executed = [r["target"] for r in workspace.audit.recent() if r["decision"] == "executed"]
+    assert sorted(executed) == sorted([fleet["web-1"], fleet["db-1"]])
+    assert state_of(aws_endpoint, fleet["web-1"]) in ("stopping", "stopped")
+    assert state_of(aws_endpoint, fleet["db-1"]) in ("stopping", "stopped")

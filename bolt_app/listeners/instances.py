@@ -409,7 +409,17 @@ def _handle_claimed_click(
     if instance.needs_approval:
         request_approval(feature, replies, click, action, instance)
         return
-    execute(feature, ec2, replies, click.user_id, click.channel_id, action, instance, logger)
+    execute(
+        feature,
+        ec2,
+        replies,
+        click.user_id,
+        click.channel_id,
+        action,
+        instance,
+        logger,
+        acted=lambda: feature.claims.done(click.key),
+    )
     replies.replace(*render_list(ec2, logger))
 
 
@@ -428,8 +438,10 @@ def execute(
     instance: Instance,
     logger: logging.Logger,
     approver: str | None = None,
+    acted: Callable[[], None] | None = None,
 ) -> str:
     """Start or stop `instance`; audits the outcome and says it in the channel (or privately, if it failed).
+    `acted` is called as soon as EC2 has answered, before anything else: from then on no retry acts again.
     Returns the line said."""
     from botocore.exceptions import BotoCoreError, ClientError
 
@@ -437,12 +449,16 @@ def execute(
     try:
         before, after = change_state(ec2, instance.instance_id, action)
     except (BotoCoreError, ClientError) as error:
+        if acted:
+            acted()
         code = aws_clients.error_code(error)
         logger.warning("instance not changed", extra={"action": action, "code": code})
         feature.record("failed", requester, channel, action, instance.instance_id, approver=approver, result=code)
         answer = aws_error_answer(code, action, label)
         replies.privately(answer)
         return answer
+    if acted:
+        acted()
     count(Metric.INSTANCE_ACTIONS)
     result = f"{before} -> {after}"
     feature.record("executed", requester, channel, action, instance.instance_id, approver=approver, result=result)
@@ -546,15 +562,19 @@ def handle_decision(
     replies.replace(*approval_closed(f"<@{click.user_id}> approved {what}; acting on it…"))
     ec2 = feature.ec2()
     outcome = _execute_approved(feature, ec2, replies, request, click.user_id, logger)
-    try:
-        feature.approvals.mark_executed(request.id)
-    except Exception as error:  # after the action: logged, never raised (a retry would act again)
-        logger.error("approved action carried out but not recorded as such", extra={"error": type(error).__name__})
+    _mark_executed(feature, request, logger)  # also when it ended before EC2 (gone, untagged): it was handled
     replies.replace(*approval_closed(f"<@{click.user_id}> approved {what}. {outcome}"))
     if request.origin_response_url:
         # The list the request came from, refreshed (its response_url lasts 30 minutes, past the 15 of a request).
         origin = Click(click.user_id, request.channel, "", "", "", "", request.origin_response_url)
         Replies(origin, replies.client, logger).replace(*render_list(ec2, logger))
+
+
+def _mark_executed(feature: InstancesFeature, request: ApprovalRequest, logger: logging.Logger) -> None:
+    try:
+        feature.approvals.mark_executed(request.id)
+    except Exception as error:  # after the action: logged, never raised (a retry would act again)
+        logger.error("approved action carried out but not recorded as such", extra={"error": type(error).__name__})
 
 
 def _audit_request(
@@ -594,5 +614,14 @@ def _execute_approved(
         _audit_request(feature, "refused", request, approver, "untagged")
         return f"{label} is no longer tagged `ChatOps=enabled`; nothing was done."
     return execute(
-        feature, ec2, replies, request.requester, request.channel, request.action, instance, logger, approver
+        feature,
+        ec2,
+        replies,
+        request.requester,
+        request.channel,
+        request.action,
+        instance,
+        logger,
+        approver,
+        acted=lambda: _mark_executed(feature, request, logger),
     )
