@@ -142,3 +142,29 @@ def test_stack_status_is_posted_in_the_alarms_thread(fresh_container, slack, lam
 
     [reply] = [m for m in slack.messages(ALERTS) if m.get("thread_ts") == card["ts"]]
     assert reply["blocks"][0]["block_id"] == "stack_not_deployed"
+
+
+def test_an_acknowledgement_whose_card_cannot_be_redrawn_is_still_on_record(fresh_container, slack):
+    from bolt_app.chatops import registry_of
+    from bolt_app.local.fake_slack import Fault
+
+    bot = fresh_container(ALERTS_CHANNEL=ALERTS)
+    name = f"ack-{uuid.uuid4().hex[:6]}"
+    bot.handler(aws_events.alarm_event(name, "ALARM", T0), sr.LambdaContext())
+    card = _card(slack)
+    # The acknowledgement is won; the card's chat.update then fails (the bot was removed from the channel).
+    slack.inject("chat.update", Fault(status=200, body={"ok": False, "error": "not_in_channel"}))
+    response = bot.handler(_click(slack, card, "U0DWIGHT01", ALARM_ACKNOWLEDGE_ACTION), sr.LambdaContext())
+    assert response["statusCode"] == 200
+    audit = registry_of(bot.bot.lambda_adapter.app).audit
+    records = [(r["user"], r["action"], r["result"]) for r in audit.recent() if r["command"] == "alarms"]
+    assert records == [("U0DWIGHT01", "acknowledge", "acknowledged")]
+    assert ALARM_ACKNOWLEDGE_ACTION in json.dumps(_card(slack)["blocks"])  # not redrawn
+    # A later click on the stale card is told who acknowledged, and redraws the card from the record.
+    bot.handler(_click(slack, card, "U0JIMHALP1", ALARM_ACKNOWLEDGE_ACTION), sr.LambdaContext())
+    assert _ephemerals(slack) == [("U0JIMHALP1", "<@U0DWIGHT01> already acknowledged this alarm.")]
+    assert ":eyes: Acknowledged by <@U0DWIGHT01>" in json.dumps(_card(slack)["blocks"])
+    assert sorted((r["result"], r["decision"]) for r in audit.recent() if r["command"] == "alarms") == [
+        ("acknowledged", "executed"),
+        ("already acknowledged by U0DWIGHT01", "refused"),
+    ]

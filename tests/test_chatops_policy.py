@@ -238,3 +238,26 @@ def test_the_playground_stops_with_one_line_on_a_broken_policy(tmp_path: Path) -
         f"error: {path}: [commands.\"/stack-status\"] allow names an unknown role 'oprators'"
     )
     assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_a_click_meets_the_rule_of_the_listener_bolt_runs_the_first_registered_that_matches() -> None:
+    # Bolt runs the first registered listener whose matcher matches; the policy must judge the click by that
+    # listener's declaration. A button pattern that acts, registered before an open exact id it also covers:
+    # an exact-ids-first lookup took the open rule while Bolt ran the acting listener.
+    from bolt_app.chatops import open_action
+
+    app = App(signing_secret=SIGNING_SECRET, token=BOT_TOKEN, token_verification_enabled=False)
+    policy_action(app, re.compile("^rollout_"), command="/rollout", verb="act")(lambda ack: ack())
+    open_action(app, "rollout_preview")(lambda ack: ack())
+    rule = registry_of(app).rule_for_action("rollout_preview")
+    assert rule is not None and (rule.command, rule.verb) == ("/rollout", "act")
+    click = _click_request("rollout_preview")
+    first = next(listener for listener in app._listeners if listener.matches(req=click, resp=None))
+    assert first is app._listeners[0]  # the acting one: the one the policy judged it by
+
+
+def _click_request(action_id: str):  # a BoltRequest for a click, as Bolt's matchers read it
+    from slack_bolt import BoltRequest
+
+    payload = {"type": "block_actions", "actions": [{"action_id": action_id, "block_id": "b"}], "user": {"id": "U1"}}
+    return BoltRequest(body="payload=" + json.dumps(payload), mode="http")

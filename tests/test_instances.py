@@ -582,3 +582,182 @@ def test_a_claim_whose_answer_was_lost_is_the_clicks_own(
         second = approvals.decide(request.id, "denied", CAROL)
         assert second is not None and not second.won and second.request.status == "approved"
     aws_clients.reset()
+
+
+@pytest.mark.parametrize("payload_type", ["interactive_message", "dialog_submission"])
+def test_a_legacy_payload_naming_a_button_by_callback_id_meets_the_policy(
+    workspace: Workspace, fleet: dict[str, str], aws_endpoint: str, payload_type: str
+) -> None:
+    # Bolt's app.action("instances_approve") also matches these payloads by their callback_id; the policy
+    # must see them as the click they would be routed as, not wave them through as "not a button".
+    request = ask_to_stop_db(workspace, fleet)
+    started = len(workspace.lambda_api.invocations)
+    response_url = workspace.slack.new_response_url(channel=CHANNEL, message_ts=request["ts"], user=GUEST)
+    payload = {
+        "type": payload_type,
+        "callback_id": "instances_approve",
+        "team": {"id": sr.TEAM_ID, "domain": "example"},
+        "channel": {"id": CHANNEL, "name": "general"},
+        "user": {"id": GUEST, "name": "guest"},
+        "action_ts": f"{time.time():.6f}",
+        "message_ts": request["ts"],
+        "actions": [{"name": "approve", "type": "button", "value": "approve"}],
+        "submission": {},
+        "response_url": response_url,
+    }
+    response = workspace.invoke(signed(sr.interactive_body(payload)))
+    assert response["statusCode"] == 200
+    assert len(workspace.lambda_api.invocations) == started  # no listener started
+    assert any("is for approvers and admins" in t for t in workspace.private_to(GUEST))
+    refused = [r for r in workspace.audit.recent() if r["decision"] == "refused" and r["user"] == GUEST]
+    assert [(r["command"], r["action"], r["target"]) for r in refused] == [
+        ("/instances", "approve", "instances_approve")
+    ]
+    assert state_of(aws_endpoint, fleet["db-1"]) == "running"
+
+
+# -- a lazy run that dies after winning, before acting ------------------------------------------------
+
+
+def _crash_once(monkeypatch: pytest.MonkeyPatch, name: str) -> list[str]:
+    """The instances module's `name` raises once (the run dies there: a timeout, an OOM kill), then works."""
+    from bolt_app.listeners import instances
+
+    real, crashed = getattr(instances, name), []
+
+    def dying(*args: Any, **kwargs: Any) -> Any:
+        if not crashed:
+            crashed.append(name)
+            raise RuntimeError("the container died here")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(instances, name, dying)
+    return crashed
+
+
+def test_an_approval_whose_run_died_before_acting_is_carried_out_by_lambdas_retry_once(
+    workspace: Workspace, fleet: dict[str, str], aws_endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bolt_app.aws_lambda.lazy_listeners import LazyWorkFailed
+
+    request = ask_to_stop_db(workspace, fleet)
+    crashed = _crash_once(monkeypatch, "read_instance")  # after the decision is won, before StopInstances
+    approve = sr.button_click(request["blocks"], "instances_approve")
+    assert workspace.invoke(workspace.click_event(BOB, request, approve))["statusCode"] == 200
+    [lazy] = _lazy_payloads(workspace)
+    with pytest.raises(LazyWorkFailed):
+        workspace.invoke(json.loads(json.dumps(lazy)))
+    assert crashed and state_of(aws_endpoint, fleet["db-1"]) == "running"
+    # Lambda retries the same event: the approval is this delivery's and has not been carried out.
+    workspace.invoke(json.loads(json.dumps(lazy)))
+    assert state_of(aws_endpoint, fleet["db-1"]) in ("stopping", "stopped")
+    line = f"<@{ANA}> stopped *db-1* ({fleet['db-1']}), approved by <@{BOB}>: running → stopping"
+    assert workspace.public_lines().count(line) == 1
+    assert not [t for t in workspace.private_to(BOB) if "already approved" in t]
+    # Another retry, and the approver's second click, act no more.
+    workspace.invoke(json.loads(json.dumps(lazy)))
+    workspace.click(BOB, request, "instances_approve")
+    assert any("already approved" in t for t in workspace.private_to(BOB))
+    assert workspace.public_lines().count(line) == 1
+    decisions = [r["decision"] for r in workspace.audit.recent() if r["target"] == fleet["db-1"]]
+    assert decisions.count("approved") == 1 and decisions.count("executed") == 1, decisions
+
+
+@pytest.mark.parametrize("store", ["memory", "dynamodb"])
+def test_only_the_approving_delivery_resumes_an_approval_and_only_until_it_ran(
+    aws_endpoint: str, idempotency_table: str, store: str
+) -> None:
+    from bolt_app.chatops.approvals import DynamoDBApprovals, InMemoryApprovals, new_request
+
+    approvals = DynamoDBApprovals(idempotency_table) if store == "dynamodb" else InMemoryApprovals()
+    request = new_request(ANA, "/instances", "stop", "i-0abc", "db-1", CHANNEL)
+    approvals.create(request)
+    first = approvals.decide(request.id, "approved", BOB, delivery="d1")
+    assert first is not None and first.won and not first.resumed
+    again = approvals.decide(request.id, "approved", BOB, delivery="d1")
+    assert again is not None and again.won and again.resumed  # Lambda's retry of the run that approved it
+    for other in (
+        approvals.decide(request.id, "approved", BOB, delivery="d2"),  # BOB's second click
+        approvals.decide(request.id, "approved", CAROL, delivery="d1"),
+        approvals.decide(request.id, "denied", BOB, delivery="d1"),
+        approvals.decide(request.id, "approved", BOB),
+    ):
+        assert other is not None and not other.won
+    approvals.mark_executed(request.id)
+    done = approvals.decide(request.id, "approved", BOB, delivery="d1")
+    assert done is not None and not done.won and done.request.executed_at is not None
+    aws_clients.reset()
+
+
+def test_a_click_whose_run_died_after_its_claim_is_carried_out_by_lambdas_retry_once(
+    workspace: Workspace, fleet: dict[str, str], aws_endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bolt_app.aws_lambda.lazy_listeners import LazyWorkFailed
+
+    workspace.command(ANA)
+    listing = workspace.list_message()
+    crashed = _crash_once(monkeypatch, "change_state")  # the claim is won; StopInstances is never called
+    action = sr.button_click(listing["blocks"], f"instances_stop:{fleet['web-1']}")
+    assert workspace.invoke(workspace.click_event(ANA, listing, action))["statusCode"] == 200
+    [lazy] = _lazy_payloads(workspace)
+    with pytest.raises(LazyWorkFailed):
+        workspace.invoke(json.loads(json.dumps(lazy)))
+    assert crashed and state_of(aws_endpoint, fleet["web-1"]) == "running"
+    workspace.invoke(json.loads(json.dumps(lazy)))  # Lambda's retry of the same event
+    assert state_of(aws_endpoint, fleet["web-1"]) in ("stopping", "stopped")
+    line = f"<@{ANA}> stopped *web-1* ({fleet['web-1']}): running → stopping"
+    assert workspace.public_lines().count(line) == 1
+    assert not [t for t in workspace.private_to(ANA) if "already handled" in t]
+    # A later retry of it, and a double click (another delivery) on the same rendered button, act no more.
+    workspace.invoke(json.loads(json.dumps(lazy)))
+    assert workspace.invoke(workspace.click_event(ANA, listing, action))["statusCode"] == 200
+    workspace.run_lazy()
+    assert workspace.public_lines().count(line) == 1
+    assert [t for t in workspace.private_to(ANA) if "already handled" in t]
+
+
+@pytest.mark.parametrize("store", ["memory", "dynamodb"])
+def test_only_the_claiming_delivery_resumes_a_claim_and_only_until_it_is_done(
+    aws_endpoint: str, idempotency_table: str, store: str
+) -> None:
+    from bolt_app.chatops.claims import DynamoDBClickClaims, InMemoryClickClaims
+
+    claims = DynamoDBClickClaims(idempotency_table) if store == "dynamodb" else InMemoryClickClaims()
+    key = f"{CHANNEL}:{time.time():.6f}:instance:ab12:instances_stop:i-0abc"
+    assert claims.claim(key, "d1") is True
+    assert claims.claim(key, "d1") is True  # the same delivery, its run ended before handling it
+    assert claims.claim(key, "d2") is False and claims.claim(key) is False
+    claims.done(key)
+    assert claims.claim(key, "d1") is False
+    aws_clients.reset()
+
+
+def test_a_run_that_died_right_after_ec2_answered_is_not_acted_on_again(
+    workspace: Workspace, fleet: dict[str, str], aws_endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bolt_app.aws_lambda.lazy_listeners import LazyWorkFailed
+
+    # A plain click, then an approved request: each run dies just after StopInstances answered.
+    workspace.command(ANA)
+    listing = workspace.list_message()
+    _crash_once(monkeypatch, "instance_changed")
+    action = sr.button_click(listing["blocks"], f"instances_stop:{fleet['web-1']}")
+    assert workspace.invoke(workspace.click_event(ANA, listing, action))["statusCode"] == 200
+    [click_run] = _lazy_payloads(workspace)
+    with pytest.raises(LazyWorkFailed):
+        workspace.invoke(json.loads(json.dumps(click_run)))
+    workspace.invoke(json.loads(json.dumps(click_run)))  # Lambda's retry
+
+    request = ask_to_stop_db(workspace, fleet)
+    _crash_once(monkeypatch, "instance_changed")
+    approve = sr.button_click(request["blocks"], "instances_approve")
+    assert workspace.invoke(workspace.click_event(BOB, request, approve))["statusCode"] == 200
+    [approval_run] = _lazy_payloads(workspace)
+    with pytest.raises(LazyWorkFailed):
+        workspace.invoke(json.loads(json.dumps(approval_run)))
+    workspace.invoke(json.loads(json.dumps(approval_run)))
+
+    executed = [r["target"] for r in workspace.audit.recent() if r["decision"] == "executed"]
+    assert sorted(executed) == sorted([fleet["web-1"], fleet["db-1"]])
+    assert state_of(aws_endpoint, fleet["web-1"]) in ("stopping", "stopped")
+    assert state_of(aws_endpoint, fleet["db-1"]) in ("stopping", "stopped")

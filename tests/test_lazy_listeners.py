@@ -365,6 +365,18 @@ def test_forged_lazy_headers_over_http_do_nothing_lazy(invoke, slack, stack, lam
     assert report_posts(slack) == [] and lambda_api.invocations == []
 
 
+@pytest.mark.parametrize("shape", ["http_api", "function_url"])
+def test_a_delivery_header_over_http_is_refused(invoke, slack, stack, lambda_api, shape):
+    # The acting listeners trust x-bolt-app-delivery to recognise Lambda's retry of their own run: only the
+    # self-invocation may carry it (off Lambda, Bolt's thread runner hands the HTTP request's headers on).
+    event = stack_status_command(slack, shape=shape)
+    event["headers"]["x-bolt-app-delivery"] = "0" * 64
+    response = invoke(event)
+
+    assert response["statusCode"] == 400
+    assert report_posts(slack) == [] and lambda_api.invocations == []
+
+
 def test_forged_lazy_headers_through_the_alb_handler_do_nothing_lazy(lambda_module, slack, stack, lambda_api):
     event = stack_status_command(slack, shape="alb")
     event["headers"].update({k.title(): v for k, v in FORGED_LAZY_HEADERS.items()})

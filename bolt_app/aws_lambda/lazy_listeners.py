@@ -48,11 +48,16 @@ from slack_bolt.util.utils import get_arg_names_of_callable
 
 from bolt_app.foundation import aws_clients
 from bolt_app.request_path.exactly_once import ExactlyOnce
-from bolt_app.request_path.request_guard import BOLT_LAZY_HEADERS, HttpResponse, Rejected, parse_body
+from bolt_app.request_path.request_guard import (
+    BOLT_LAZY_HEADERS,
+    DELIVERY_HEADER,
+    HttpResponse,
+    Rejected,
+    parse_body,
+)
 
 LAZY_ONLY_HEADER, LAZY_FUNCTION_HEADER = BOLT_LAZY_HEADERS
-# The self-invocation's stand-in for X-Slack-Signature: its SHA-256, which tells deliveries apart.
-DELIVERY_HEADER = "x-bolt-app-delivery"
+# DELIVERY_HEADER: the self-invocation's stand-in for X-Slack-Signature, its SHA-256 (tells deliveries apart).
 _LAZY_ERROR = "lazy_listener_error"
 # Set by LambdaSelfInvoker.run: the lazy function the self-invocation names was found and called.
 _LAZY_RAN = "lazy_listener_ran"

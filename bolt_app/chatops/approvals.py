@@ -9,7 +9,14 @@ that the requester is not the one deciding, and that the request has not expired
 With IDEMPOTENCY_TABLE set the records are items of that DynamoDB table (`UpdateItem` with a
 condition on the status; `ReturnValuesOnConditionCheckFailure=ALL_OLD` names the winner without a
 second read). Each decision carries an attempt id, so that botocore's retry of an update whose answer
-was lost recognises the update as its own (issue 18). Without a table: a bounded in-memory store,
+was lost recognises the update as its own (issue 18).
+
+An approval whose action never ran is not lost: the decision names the delivery that made it (the lazy
+run's `x-bolt-app-delivery`), and the record says when the action was carried out (`executed_at`). Should
+that run crash after winning the decision and before acting, Lambda's retry of the same delivery (the
+lazy exactly-once record keeps two runs of one delivery from overlapping) finds the decision its own
+and not yet carried out, and carries it out; any other click, or a retry after it ran, is told it was
+already decided. Without a table: a bounded in-memory store,
 exact within one process. Unreachable table: the decision fails closed (`ApprovalUnavailable`).
 """
 
@@ -54,6 +61,9 @@ class ApprovalRequest:
     # The response_url of the click that asked (to refresh the list message; valid 30 minutes).
     origin_response_url: str | None = None
     attempt: str | None = None
+    # The delivery (lazy run) that decided, and when the approved action was carried out (None: not yet).
+    delivery: str | None = None
+    executed_at: float | None = None
 
     def expired(self, now: float | None = None) -> bool:
         return (time.time() if now is None else now) >= self.expires_at
@@ -90,6 +100,8 @@ class Decision:
 
     won: bool
     request: ApprovalRequest
+    # Won earlier by this same delivery, whose run ended before the approved action was carried out.
+    resumed: bool = False
 
 
 class ApprovalStore(Protocol):
@@ -97,9 +109,28 @@ class ApprovalStore(Protocol):
 
     def get(self, approval_id: str) -> ApprovalRequest | None: ...
 
-    def decide(self, approval_id: str, status: str, user_id: str, now: float | None = None) -> Decision | None:
-        """Pending -> `status` (approved/denied before expiry; expired after it). None: no such request."""
+    def decide(
+        self, approval_id: str, status: str, user_id: str, now: float | None = None, delivery: str | None = None
+    ) -> Decision | None:
+        """Pending -> `status` (approved/denied before expiry; expired after it). None: no such request.
+        Also won (`resumed`) by the delivery that approved it, while the approved action has not run."""
         ...
+
+    def mark_executed(self, approval_id: str, now: float | None = None) -> None:
+        """The approved action was carried out (whatever its outcome): no retry carries it out again."""
+        ...
+
+
+def _resumable(request: ApprovalRequest, status: str, user_id: str, delivery: str | None) -> bool:
+    """`request` was approved by this very delivery, whose run ended before carrying the action out."""
+    return (
+        bool(delivery)
+        and status == APPROVED
+        and request.status == APPROVED
+        and request.decided_by == user_id
+        and request.delivery == delivery
+        and request.executed_at is None
+    )
 
 
 def _can_change(request: ApprovalRequest, status: str, now: float) -> bool:
@@ -124,21 +155,31 @@ class InMemoryApprovals:
         with self._lock:
             return self._requests.get(approval_id)
 
-    def decide(self, approval_id: str, status: str, user_id: str, now: float | None = None) -> Decision | None:
+    def decide(
+        self, approval_id: str, status: str, user_id: str, now: float | None = None, delivery: str | None = None
+    ) -> Decision | None:
         now = time.time() if now is None else now
         with self._lock:
             request = self._requests.get(approval_id)
             if request is None:
                 return None
             if not _can_change(request, status, now):
-                return Decision(False, request)
-            decided = replace(request, status=status, decided_by=user_id, decided_at=now)
+                resumed = _resumable(request, status, user_id, delivery)
+                return Decision(resumed, request, resumed=resumed)
+            decided = replace(request, status=status, decided_by=user_id, decided_at=now, delivery=delivery)
             self._requests[approval_id] = decided
             return Decision(True, decided)
 
+    def mark_executed(self, approval_id: str, now: float | None = None) -> None:
+        with self._lock:
+            request = self._requests.get(approval_id)
+            if request is not None:
+                self._requests[approval_id] = replace(request, executed_at=time.time() if now is None else now)
+
 
 _STRING_FIELDS = ("id", "requester", "command", "action", "target", "target_name", "channel", "status")
-_OPTIONAL_STRINGS = ("decided_by", "origin_response_url", "attempt")
+_OPTIONAL_STRINGS = ("decided_by", "origin_response_url", "attempt", "delivery")
+_OPTIONAL_NUMBERS = ("decided_at", "executed_at")
 _NUMBERS = ("created_at", "expires_at")
 
 
@@ -152,8 +193,9 @@ def _to_item(request: ApprovalRequest) -> dict[str, Any]:
             item[name] = {"S": str(fields[name])}
     for name in _NUMBERS:
         item[name] = {"N": repr(float(fields[name]))}
-    if request.decided_at is not None:
-        item["decided_at"] = {"N": repr(float(request.decided_at))}
+    for name in _OPTIONAL_NUMBERS:
+        if fields[name] is not None:
+            item[name] = {"N": repr(float(fields[name]))}
     item["expiration"] = {"N": str(int(request.expires_at + RECORD_KEEP_SECONDS))}
     return item
 
@@ -169,7 +211,8 @@ def _from_item(item: dict[str, Any] | None) -> ApprovalRequest | None:
             values[name] = item.get(name, {}).get("S")
         for name in _NUMBERS:
             values[name] = float(item[name]["N"])
-        values["decided_at"] = float(item["decided_at"]["N"]) if "decided_at" in item else None
+        for name in _OPTIONAL_NUMBERS:
+            values[name] = float(item[name]["N"]) if name in item else None
     except (KeyError, TypeError, ValueError):
         return None
     return ApprovalRequest(**values)
@@ -197,7 +240,9 @@ class DynamoDBApprovals:
         answer = self._call("get_item", Key={"id": {"S": KEY_PREFIX + approval_id}}, ConsistentRead=True)
         return _from_item(answer.get("Item"))
 
-    def decide(self, approval_id: str, status: str, user_id: str, now: float | None = None) -> Decision | None:
+    def decide(
+        self, approval_id: str, status: str, user_id: str, now: float | None = None, delivery: str | None = None
+    ) -> Decision | None:
         now = time.time() if now is None else now
         attempt = claims.new_attempt()
         client = aws_clients.client("dynamodb")
@@ -207,7 +252,8 @@ class DynamoDBApprovals:
             answer = self._call(
                 "update_item",
                 Key={"id": {"S": KEY_PREFIX + approval_id}},
-                UpdateExpression="SET #status = :status, decided_by = :user, decided_at = :now, attempt = :attempt",
+                UpdateExpression="SET #status = :status, decided_by = :user, decided_at = :now, attempt = :attempt"
+                + (", delivery = :delivery" if delivery else ""),
                 ConditionExpression=f"attribute_exists(id) AND #status = :pending AND {timing}",
                 ExpressionAttributeNames={"#status": "status"},
                 ExpressionAttributeValues={
@@ -216,6 +262,7 @@ class DynamoDBApprovals:
                     ":now": {"N": repr(float(now))},
                     ":attempt": {"S": attempt},
                     ":pending": {"S": PENDING},
+                    **({":delivery": {"S": delivery}} if delivery else {}),
                 },
                 ReturnValues="ALL_NEW",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
@@ -225,11 +272,24 @@ class DynamoDBApprovals:
             if current is None:
                 return None
             # Our own update, landed before botocore's retry of it: the decision is ours.
-            return Decision(claims.is_own(refused.response.get("Item") or {}, attempt), current)
+            if claims.is_own(refused.response.get("Item") or {}, attempt):
+                return Decision(True, current)
+            resumed = _resumable(current, status, user_id, delivery)
+            return Decision(resumed, current, resumed=resumed)
         decided = _from_item(answer.get("Attributes"))
         if decided is None:  # pragma: no cover - DynamoDB returns ALL_NEW on success
             raise ApprovalUnavailable("NoAttributes")
         return Decision(True, decided)
+
+    def mark_executed(self, approval_id: str, now: float | None = None) -> None:
+        now = time.time() if now is None else now
+        self._call(
+            "update_item",
+            Key={"id": {"S": KEY_PREFIX + approval_id}},
+            UpdateExpression="SET executed_at = :now",
+            ConditionExpression="attribute_exists(id)",
+            ExpressionAttributeValues={":now": {"N": repr(float(now))}},
+        )
 
 
 def approval_store(table_name: str | None) -> ApprovalStore:

@@ -34,6 +34,12 @@ from bolt_app.chatops.registry import Registry
 from bolt_app.foundation.observability import Metric, count
 
 MAX_TARGET_CHARS = 200
+# Bolt's `app.action("x")` (what policy_action and open_action register) matches a block_actions click whose
+# action_id is "x", and also these payloads when their callback_id is "x" (slack_bolt/listener_matcher/
+# builtins.py, `action`): they meet the same rule, or a declared button's listener is reached past the policy.
+CALLBACK_ID_ACTIONS = frozenset(
+    {"interactive_message", "dialog_submission", "dialog_cancellation", "workflow_step_edit"}
+)
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +59,13 @@ class CommandPolicyMiddleware(Middleware):
         if isinstance(command, str):
             return self._command(req, body, command, next)
         if body.get("type") == "block_actions":
-            return self._click(req, body, next)
+            actions = body.get("actions")
+            action = actions[0] if isinstance(actions, list) and actions and isinstance(actions[0], dict) else {}
+            action_id = _str(action.get("action_id"))
+            return self._click(req, body, action_id, _str(action.get("value")) or action_id, next)
+        if body.get("type") in CALLBACK_ID_ACTIONS:
+            callback_id = _str(body.get("callback_id"))
+            return self._click(req, body, callback_id, callback_id, next)
         return next()
 
     def _command(self, req: BoltRequest, body: dict[str, Any], command: str, next: Callable[[], Any]) -> Any:
@@ -66,10 +78,14 @@ class CommandPolicyMiddleware(Middleware):
         # The ack itself: a plain answer to a slash command is shown to the person who typed it only.
         return BoltResponse(status=200, body=_refusal_text(decision), headers={"content-type": "text/plain"})
 
-    def _click(self, req: BoltRequest, body: dict[str, Any], next: Callable[[], Any]) -> Any:
-        actions = body.get("actions")
-        action = actions[0] if isinstance(actions, list) and actions and isinstance(actions[0], dict) else {}
-        action_id = _str(action.get("action_id"))
+    def _click(
+        self,
+        req: BoltRequest,
+        body: dict[str, Any],
+        action_id: str | None,
+        target: str | None,
+        next: Callable[[], Any],
+    ) -> Any:
         rule = self.registry.rule_for_action(action_id) if action_id else None
         if rule is None or rule.command is None:
             return next()  # open to everyone, or nothing acts on it
@@ -80,7 +96,6 @@ class CommandPolicyMiddleware(Middleware):
             return next()
         if not req.lazy_only:
             self._tell_clicker(req, body, user, channel, _refusal_text(decision))
-            target = _str(action.get("value")) or action_id
             self._refused(user, channel, rule.command, rule.verb, target, decision)
         return BoltResponse(status=200, body="")
 

@@ -59,6 +59,8 @@ class Registry:
     audit: AuditTrail | None = None
     _exact: dict[str, ActionRule] = field(default_factory=dict)
     _patterns: list[tuple[re.Pattern[str], ActionRule]] = field(default_factory=list)
+    # Every declaration in registration order: Bolt runs the first registered listener that matches.
+    _ordered: list[tuple[ActionId, ActionRule]] = field(default_factory=list)
 
     def add_command(self, spec: CommandSpec) -> None:
         if spec.name in self.commands:
@@ -74,15 +76,14 @@ class Registry:
             self._exact[action_id] = rule
         else:
             self._patterns.append((action_id, rule))
+        self._ordered.append((action_id, rule))
 
     def rule_for_action(self, action_id: str) -> ActionRule | None:
-        """The declaration covering `action_id` (exact ids first, then patterns in order); None: undeclared."""
-        rule = self._exact.get(action_id)
-        if rule is not None:
-            return rule
-        for pattern, candidate in self._patterns:
-            if pattern.search(action_id):
-                return candidate
+        """The declaration covering `action_id`: the first registered that matches it, as Bolt picks the listener
+        that runs (an exact id as Bolt compares it, a pattern with re.search as Bolt does); None: undeclared."""
+        for declared, rule in self._ordered:
+            if declared == action_id if isinstance(declared, str) else declared.search(action_id):
+                return rule
         return None
 
     def declares_action(self, action_id: ActionId) -> bool:

@@ -9,6 +9,7 @@ Every acknowledgement is in the audit trail, refusals by the policy middleware, 
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -75,35 +76,49 @@ def acknowledge_alarm(
     store = shared_thread_store(table_name)
     key = alarm_key(alarm_arn)
     won, who = store.acknowledge(key, ts, user)
-    if won:
-        # The card says who; a notification redrawing it at the same moment re-reads the record after.
-        redraw(
-            store,
-            key,
-            ts,
-            None,
-            lambda t, text, blocks: client.chat_update(channel=channel, ts=t, text=text, blocks=blocks),
-        )
-        result = "acknowledged"
-    else:
-        result = f"already acknowledged by {who}" if who else "not the alarm's current thread"
-        text = alarm_already_acknowledged(who) if who else alarm_acknowledgement_gone()
-        try:
-            client.chat_postEphemeral(channel=channel, user=user, text=text)
-        except SlackApiError as error:
-            logger.warning("acknowledgement refusal not posted", extra={"slack_error": error.response.get("error")})
+    result = "acknowledged" if won else (f"already acknowledged by {who}" if who else "not the alarm's current thread")
+    # On record as soon as it is decided: a redraw or an answer that fails below must not lose the decision.
     if registry.audit is not None:
         registry.audit.record(
             AuditRecord(
                 user=user,
                 command=ALARMS_COMMAND,
-                decision="allowed",
+                # The trail's own vocabulary (audit.DECISIONS): the acknowledgement made, or one that changed nothing.
+                decision="executed" if won else "refused",
                 channel=channel,
                 action="acknowledge",
                 target=alarm_arn,
                 result=result,
             )
         )
+    # The card says who; a notification redrawing it at the same moment re-reads the record after. A later
+    # click on a card that still offers Acknowledge (the winner's redraw failed) redraws it too.
+    if won or (who and _still_offers_acknowledge(body)):
+        try:
+            redraw(
+                store,
+                key,
+                ts,
+                None,
+                lambda t, text, blocks: client.chat_update(channel=channel, ts=t, text=text, blocks=blocks),
+            )
+        except SlackApiError as error:
+            # The acknowledgement stands (the record has it; the card's next redraw shows it).
+            logger.warning("acknowledged card not redrawn", extra={"slack_error": error.response.get("error")})
+    if won:
+        return
+    text = alarm_already_acknowledged(who) if who else alarm_acknowledgement_gone()
+    try:
+        client.chat_postEphemeral(channel=channel, user=user, text=text)
+    except SlackApiError as error:
+        logger.warning("acknowledgement refusal not posted", extra={"slack_error": error.response.get("error")})
+
+
+def _still_offers_acknowledge(body: dict[str, Any]) -> bool:
+    """The card as the clicker saw it (the click's `message`) still has the Acknowledge button."""
+    message = body.get("message")
+    blocks = message.get("blocks") if isinstance(message, dict) else None
+    return isinstance(blocks, list) and f'"{ALARM_ACKNOWLEDGE_ACTION}"' in json.dumps(blocks)
 
 
 def post_stack_status_in_thread(body: dict[str, Any], client: WebClient, logger: logging.Logger) -> None:

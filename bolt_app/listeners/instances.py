@@ -26,10 +26,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from slack_bolt import Ack, App
+from slack_bolt import Ack, App, BoltRequest
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bolt_app.aws_lambda.lazy_listeners import DELIVERY_HEADER
 from bolt_app.chatops import approvals as approvals_module
 from bolt_app.chatops.approvals import ApprovalRequest, ApprovalStore, ApprovalUnavailable, approval_store
 from bolt_app.chatops.audit import AuditRecord, AuditTrail, LocalAuditTrail
@@ -208,11 +209,11 @@ def register(app: App, settings: Settings | None = None) -> InstancesFeature:
         audit=lambda: registry.audit or _LOCAL_AUDIT,
     )
 
-    def act_on_instance(body: dict[str, Any], client: WebClient, logger: logging.Logger) -> None:
-        handle_click(feature, body, client, logger)
+    def act_on_instance(body: dict[str, Any], client: WebClient, logger: logging.Logger, request: BoltRequest) -> None:
+        handle_click(feature, body, client, logger, delivery_of(request))
 
-    def decide_approval(body: dict[str, Any], client: WebClient, logger: logging.Logger) -> None:
-        handle_decision(feature, body, client, logger)
+    def decide_approval(body: dict[str, Any], client: WebClient, logger: logging.Logger, request: BoltRequest) -> None:
+        handle_decision(feature, body, client, logger, delivery_of(request))
 
     def list_instances(command: dict[str, Any], logger: logging.Logger) -> None:
         report_instances(feature, command, logger)
@@ -341,7 +342,13 @@ class Replies:
             self.logger.warning(f"{what} not posted", extra={"status": status})
 
 
-def handle_click(feature: InstancesFeature, body: dict[str, Any], client: WebClient, logger: logging.Logger) -> None:
+def handle_click(
+    feature: InstancesFeature,
+    body: dict[str, Any],
+    client: WebClient,
+    logger: logging.Logger,
+    delivery: str | None = None,
+) -> None:
     click = parse_click(body)
     button, _, button_instance = click.action_id.partition(":") if click else ("", "", "")
     if click is None or button not in ACTIONS or not INSTANCE_ID.match(click.value) or button_instance != click.value:
@@ -349,7 +356,7 @@ def handle_click(feature: InstancesFeature, body: dict[str, Any], client: WebCli
         return
     action, replies = ACTIONS[button], Replies(click, client, logger)
     try:
-        first = feature.claims.claim(click.key)
+        first = feature.claims.claim(click.key, delivery)
     except ClaimUnavailable as unavailable:
         replies.privately(
             f"Could not make sure this click acts only once (`{unavailable.code}`), so nothing was done. Try again."
@@ -362,6 +369,14 @@ def handle_click(feature: InstancesFeature, body: dict[str, Any], client: WebCli
         replies.privately("This click was already handled (a repeated delivery or a double click); nothing done again.")
         logger.info("instances click skipped: already claimed")
         return
+    _handle_claimed_click(feature, click, action, replies, logger)
+    # Handled, whatever the outcome: a retry of this delivery does nothing (a crash before here: it acts).
+    feature.claims.done(click.key)
+
+
+def _handle_claimed_click(
+    feature: InstancesFeature, click: Click, action: str, replies: Replies, logger: logging.Logger
+) -> None:
     from botocore.exceptions import BotoCoreError, ClientError
 
     ec2 = feature.ec2()
@@ -394,7 +409,17 @@ def handle_click(feature: InstancesFeature, body: dict[str, Any], client: WebCli
     if instance.needs_approval:
         request_approval(feature, replies, click, action, instance)
         return
-    execute(feature, ec2, replies, click.user_id, click.channel_id, action, instance, logger)
+    execute(
+        feature,
+        ec2,
+        replies,
+        click.user_id,
+        click.channel_id,
+        action,
+        instance,
+        logger,
+        acted=lambda: feature.claims.done(click.key),
+    )
     replies.replace(*render_list(ec2, logger))
 
 
@@ -413,8 +438,10 @@ def execute(
     instance: Instance,
     logger: logging.Logger,
     approver: str | None = None,
+    acted: Callable[[], None] | None = None,
 ) -> str:
     """Start or stop `instance`; audits the outcome and says it in the channel (or privately, if it failed).
+    `acted` is called as soon as EC2 has answered, before anything else: from then on no retry acts again.
     Returns the line said."""
     from botocore.exceptions import BotoCoreError, ClientError
 
@@ -422,12 +449,16 @@ def execute(
     try:
         before, after = change_state(ec2, instance.instance_id, action)
     except (BotoCoreError, ClientError) as error:
+        if acted:
+            acted()
         code = aws_clients.error_code(error)
         logger.warning("instance not changed", extra={"action": action, "code": code})
         feature.record("failed", requester, channel, action, instance.instance_id, approver=approver, result=code)
         answer = aws_error_answer(code, action, label)
         replies.privately(answer)
         return answer
+    if acted:
+        acted()
     count(Metric.INSTANCE_ACTIONS)
     result = f"{before} -> {after}"
     feature.record("executed", requester, channel, action, instance.instance_id, approver=approver, result=result)
@@ -461,7 +492,20 @@ def request_approval(
     replies.in_channel(*approval_request(request.id, click.user_id, action, label, request.expires_at))
 
 
-def handle_decision(feature: InstancesFeature, body: dict[str, Any], client: WebClient, logger: logging.Logger) -> None:
+def delivery_of(request: BoltRequest) -> str | None:
+    """The lazy run's delivery (bolt_app/aws_lambda/lazy_listeners.py): the same for Lambda's retries of one
+    run, different for every other click. None off Lambda (Bolt's thread runner never retries)."""
+    values = request.headers.get(DELIVERY_HEADER) or []
+    return values[0] if values and values[0] else None
+
+
+def handle_decision(
+    feature: InstancesFeature,
+    body: dict[str, Any],
+    client: WebClient,
+    logger: logging.Logger,
+    delivery: str | None = None,
+) -> None:
     click = parse_click(body)
     if click is None or click.action_id not in DECISIONS:
         logger.warning("approval click ignored: no user, channel, message or request")
@@ -490,7 +534,7 @@ def handle_decision(feature: InstancesFeature, body: dict[str, Any], client: Web
                 replies.replace(*approval_closed(f"{what} expired after 15 minutes unanswered; nothing was done."))
             replies.privately(f"{what} has expired; nothing was done. Ask again with `{COMMAND}`.")
             return
-        decision = feature.approvals.decide(request.id, status, click.user_id)
+        decision = feature.approvals.decide(request.id, status, click.user_id, delivery=delivery)
     except ApprovalUnavailable as unavailable:
         feature.record("failed", click.user_id, click.channel_id, "decide", click.value, result=unavailable.code)
         replies.privately(f"Could not record your decision (`{unavailable.code}`); nothing was done. Try again.")
@@ -510,15 +554,27 @@ def handle_decision(feature: InstancesFeature, body: dict[str, Any], client: Web
         _audit_request(feature, "denied", request, click.user_id)
         replies.replace(*approval_closed(f"<@{click.user_id}> denied {what}; nothing was done."))
         return
-    _audit_request(feature, "approved", request, click.user_id)
+    if decision.resumed:
+        # This delivery approved it, and its earlier run ended before acting: Lambda's retry acts now.
+        logger.warning("approved action not carried out by an earlier run; carrying it out now")
+    else:
+        _audit_request(feature, "approved", request, click.user_id)
     replies.replace(*approval_closed(f"<@{click.user_id}> approved {what}; acting on it…"))
     ec2 = feature.ec2()
     outcome = _execute_approved(feature, ec2, replies, request, click.user_id, logger)
+    _mark_executed(feature, request, logger)  # also when it ended before EC2 (gone, untagged): it was handled
     replies.replace(*approval_closed(f"<@{click.user_id}> approved {what}. {outcome}"))
     if request.origin_response_url:
         # The list the request came from, refreshed (its response_url lasts 30 minutes, past the 15 of a request).
         origin = Click(click.user_id, request.channel, "", "", "", "", request.origin_response_url)
         Replies(origin, replies.client, logger).replace(*render_list(ec2, logger))
+
+
+def _mark_executed(feature: InstancesFeature, request: ApprovalRequest, logger: logging.Logger) -> None:
+    try:
+        feature.approvals.mark_executed(request.id)
+    except Exception as error:  # after the action: logged, never raised (a retry would act again)
+        logger.error("approved action carried out but not recorded as such", extra={"error": type(error).__name__})
 
 
 def _audit_request(
@@ -558,5 +614,14 @@ def _execute_approved(
         _audit_request(feature, "refused", request, approver, "untagged")
         return f"{label} is no longer tagged `ChatOps=enabled`; nothing was done."
     return execute(
-        feature, ec2, replies, request.requester, request.channel, request.action, instance, logger, approver
+        feature,
+        ec2,
+        replies,
+        request.requester,
+        request.channel,
+        request.action,
+        instance,
+        logger,
+        approver,
+        acted=lambda: _mark_executed(feature, request, logger),
     )

@@ -33,6 +33,10 @@ MAX_RETRY_NUM_DIGITS = 3
 # Bolt reads these to run a lazy listener directly, skipping the ack (BoltRequest.lazy_only). Only the
 # Lambda self-invocation may carry them (bolt_app/aws_lambda/lazy_listeners.py); Slack never sends them.
 BOLT_LAZY_HEADERS = ("x-slack-bolt-lazy-only", "x-slack-bolt-lazy-function-name")
+# The self-invocation's delivery id (its signature's hash), which the acting listeners trust to recognise
+# Lambda's retry of their own run (bolt_app/chatops/claims.py): never taken from an HTTP request either.
+DELIVERY_HEADER = "x-bolt-app-delivery"
+SELF_INVOCATION_HEADERS = (*BOLT_LAZY_HEADERS, DELIVERY_HEADER)
 
 
 @dataclass(frozen=True)
@@ -127,7 +131,7 @@ class RequestGuard:
             )
         lower = {str(k).lower(): str(v) for k, v in headers.items() if v is not None}
         self._verify(lower, body)
-        if any(name in lower for name in BOLT_LAZY_HEADERS):
+        if any(name in lower for name in SELF_INVOCATION_HEADERS):
             raise _reject(400, "lazy_headers", "Bolt's lazy-listener headers are not accepted over HTTP.")
         request = self._parse(lower.get("content-type", ""), body)
         # Events go through exactly-once on event_id instead (see ReplayCache).
