@@ -21,6 +21,7 @@ from bolt_app.chatops import registry_of, slash_command
 from bolt_app.chatops.audit import AuditReadFailed
 from bolt_app.foundation.observability import Metric, count
 from bolt_app.slack_web.blocks import audit_read_failed, audit_report
+from bolt_app.slack_web.slack_retries import send_or_raise
 
 COMMAND = "/audit"
 RECORDS_SHOWN = 20
@@ -64,7 +65,7 @@ def register(app: App) -> None:
             text, blocks = audit_read_failed(str(error))
         else:
             text, blocks = audit_report(records, person, RECORDS_SHOWN)
-        post(response_url, text, blocks)
+        send_or_raise(response_url, text=text, blocks=blocks, response_type="ephemeral", replace_original=False)
 
     slash_command(
         app,
@@ -72,13 +73,3 @@ def register(app: App) -> None:
         description="Show the audit trail: the last 20 decisions, or one person's",
         usage_hint="[@person]",
     )(ack=acknowledge_audit, lazy=[report_audit])
-
-
-def post(response_url: str, text: str, blocks: list[dict]) -> None:
-    from bolt_app.slack_web.slack_retries import ResponseUrlFailed, response_url_client
-
-    response = response_url_client(response_url).send(
-        text=text, blocks=blocks, response_type="ephemeral", replace_original=False
-    )
-    if response.status_code != 200:
-        raise ResponseUrlFailed(response.status_code)

@@ -53,7 +53,7 @@ from bolt_app.slack_web.blocks import (
     instances_list,
     instances_looking_up,
 )
-from bolt_app.slack_web.slack_retries import response_url_client
+from bolt_app.slack_web.slack_retries import post_report, response_url_client
 
 COMMAND = "/instances"
 TAG_KEY, TAG_VALUE = "ChatOps", "enabled"
@@ -258,8 +258,6 @@ def report_instances(feature: InstancesFeature, command: dict[str, Any], logger:
     if not isinstance(response_url, str) or not response_url:
         logger.warning("instances not listed: the command has no response_url")
         return
-    from bolt_app.listeners.stack_status import post_report
-
     text, blocks = render_list(feature.ec2(), logger)
     post_report(response_url, text, blocks)
 

@@ -34,6 +34,7 @@ from bolt_app.slack_web.blocks import (
     stack_status_checking,
     stack_status_error,
 )
+from bolt_app.slack_web.slack_retries import post_report
 
 COMMAND = "/stack-status"
 REQUEST_URL_OUTPUT = "SlackRequestUrl"
@@ -148,18 +149,6 @@ def read_function_metrics(function_name: str, now: datetime | None = None) -> Fu
         # The window may straddle two periods: the worse of them.
         p99_duration_ms=float(max(p99)) if p99 else None,
     )
-
-
-def post_report(response_url: str, text: str, blocks: list[dict]) -> None:
-    from bolt_app.slack_web.slack_retries import ResponseUrlFailed, response_url_client
-
-    client = response_url_client(response_url)
-    response = client.send(text=text, blocks=blocks, response_type="in_channel", replace_original=True)
-    if response.status_code == 404 and response.body in ("message_not_found", "cant_update_message"):
-        # Should Slack not find the ack to replace, the report still arrives, as a new message.
-        response = client.send(text=text, blocks=blocks, response_type="in_channel")
-    if response.status_code != 200:
-        raise ResponseUrlFailed(response.status_code)
 
 
 def _metric_query(query_id: str, metric: str, stat: str, function_name: str, period: int) -> dict[str, Any]:

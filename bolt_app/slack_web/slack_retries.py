@@ -14,6 +14,7 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from typing import Any
 
 from slack_sdk.errors import SlackRequestError
 from slack_sdk.http_retry.builtin_handlers import (
@@ -136,3 +137,22 @@ class ResponseUrlFailed(SlackRequestError):
     def __init__(self, status: int) -> None:
         super().__init__(f"response_url answered {status}")
         self.status = status
+
+
+def send_or_raise(response_url: str, **message: Any) -> None:
+    """Post `message` to a response_url; ResponseUrlFailed unless Slack took it (a lazy run then fails, and
+    Lambda retries it)."""
+    response = response_url_client(response_url).send(**message)
+    if response.status_code != 200:
+        raise ResponseUrlFailed(response.status_code)
+
+
+def post_report(response_url: str, text: str, blocks: list[dict]) -> None:
+    """A slow command's result, in the channel, in place of its ack; ResponseUrlFailed unless Slack took it."""
+    client = response_url_client(response_url)
+    response = client.send(text=text, blocks=blocks, response_type="in_channel", replace_original=True)
+    if response.status_code == 404 and response.body in ("message_not_found", "cant_update_message"):
+        # Should Slack not find the ack to replace, the report still arrives, as a new message.
+        response = client.send(text=text, blocks=blocks, response_type="in_channel")
+    if response.status_code != 200:
+        raise ResponseUrlFailed(response.status_code)
