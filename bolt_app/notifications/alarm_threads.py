@@ -25,7 +25,7 @@ from datetime import datetime
 from bolt_app.foundation.observability import Metric, count
 from bolt_app.notifications.events import AlarmChange
 from bolt_app.notifications.posting import AlertsPoster, MessageGone, NotificationFailed
-from bolt_app.notifications.thread_store import ALARM_PREFIX, Thread, ThreadStore
+from bolt_app.notifications.thread_store import ALARM_PREFIX, Thread, ThreadStore, post_first_message
 from bolt_app.slack_web.blocks import AlarmView, alarm_card, alarm_thread_reply
 
 logger = logging.getLogger(__name__)
@@ -97,14 +97,7 @@ class AlarmThreads:
         return shown.new_state == "OK" and change.changed_at > thread.shown_at
 
     def _post_card(self, thread: Thread) -> None:
-        text, blocks = card_of(thread)
-        try:
-            ts = self.poster.post(text, blocks)
-        except NotificationFailed:
-            self.store.abandon(thread)
-            raise
-        self.store.set_ts(thread, ts)
-        count(Metric.ALERTS_POSTED)
+        ts = post_first_message(self.store, thread, self.poster, *card_of(thread))
         # A newer change may have been shown (by a container that waited for this card) meanwhile.
         self._redraw(thread.key, ts, thread)
 

@@ -16,8 +16,8 @@ from datetime import datetime
 
 from bolt_app.foundation.observability import Metric, count
 from bolt_app.notifications.events import StackStatusChange
-from bolt_app.notifications.posting import AlertsPoster, MessageGone, NotificationFailed
-from bolt_app.notifications.thread_store import DEPLOY_PREFIX, ThreadStore
+from bolt_app.notifications.posting import AlertsPoster, MessageGone
+from bolt_app.notifications.thread_store import DEPLOY_PREFIX, ThreadStore, post_first_message
 from bolt_app.slack_web.blocks import deploy_finished, deploy_progress, deploy_started
 
 STARTS = frozenset({"CREATE_IN_PROGRESS", "UPDATE_IN_PROGRESS", "DELETE_IN_PROGRESS", "IMPORT_IN_PROGRESS"})
@@ -56,13 +56,7 @@ class Deploys:
             if thread is None:
                 return True  # another container opened it for this start
             text, blocks = deploy_started(change.stack_name, change.status, change.time)
-            try:
-                ts = self.poster.post(text, blocks)
-            except NotificationFailed:
-                self.store.abandon(thread)
-                raise
-            self.store.set_ts(thread, ts)
-            count(Metric.ALERTS_POSTED)
+            post_first_message(self.store, thread, self.poster, text, blocks)
             return True
         thread = self.store.get(key)
         started = datetime.fromisoformat(json.loads(thread.shown)["started"]) if thread and thread.shown else None

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from bolt_app.foundation import aws_clients
+from bolt_app.foundation.observability import Metric, count
+from bolt_app.notifications.posting import AlertsPoster, NotificationFailed
 
 # Refreshed on every write: an alarm that stays quiet for 90 days starts a new thread when it fires again.
 RECORD_TTL_SECONDS = 90 * 24 * 3600
@@ -280,6 +282,19 @@ def _thread(item: dict[str, Any]) -> Thread:
         posted=frozenset(item.get("posted", {}).get("SS", [])),
         acknowledged_by=s("acknowledged_by"),
     )
+
+
+def post_first_message(store: ThreadStore, thread: Thread, poster: AlertsPoster, text: str, blocks: list[dict]) -> str:
+    """Post a new thread's first message and record its ts. One that cannot be posted abandons the thread, so
+    that Lambda's retry opens it again."""
+    try:
+        ts = poster.post(text, blocks)
+    except NotificationFailed:
+        store.abandon(thread)
+        raise
+    store.set_ts(thread, ts)
+    count(Metric.ALERTS_POSTED)
+    return ts
 
 
 def thread_store(table_name: str | None) -> ThreadStore:
